@@ -1,0 +1,46 @@
+# mpwatch developer entry points. Every target creates or reuses .venv and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## demo: install, then run the main job (embedded default) over the bundled sample logs
+demo: $(STAMP)
+	$(VENV)/bin/mpwatch diagnose samples/
+
+## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+## unit: only the tests that need no external service
+unit: $(STAMP)
+	$(PY) -m pytest -m "not kafka"
+
+## bench: run the benchmarks; each prints `name: value unit` lines
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+kafka-up:
+	deploy/local/kafka up
+
+kafka-down:
+	deploy/local/kafka down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,17 @@
+"""Every exception the ``streams`` package raises on purpose lives here."""
+
+
+class MpwatchError(Exception):
+    """Base class of all mpwatch errors; the CLI turns these into one-line messages."""
+
+
+class ParseError(MpwatchError):
+    """Input bytes could not be turned into records (only raised for unusable input, never per line)."""
+
+
+class UnknownFormatError(ParseError):
+    """A format name was requested that no parser implements."""
+
+
+class InputError(MpwatchError):
+    """A path, archive or option given on the command line cannot be used."""

@@ -1,0 +1,78 @@
+"""The one record model shared by every format, the shipper, and the correlation core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Severity = Literal["info", "warning", "error"]
+
+FORMATS = ("sms", "cmtrace", "msi", "mpsetup", "iis", "raw")
+
+
+@dataclass(slots=True)
+class Line:
+    """One physical line as decoded from a file.
+
+    ``offset`` is the byte offset of the line's first byte in the file and ``size`` the number of bytes
+    it occupied including its line terminator, so ``offset + size`` is where the next line starts.
+    ``number`` is 1-based. ``text`` has no line terminator.
+    """
+
+    text: str
+    offset: int
+    size: int
+    number: int
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class Record:
+    """One logical log record (possibly several physical lines).
+
+    ``time`` is timezone-aware UTC when the log states its zone; when it does not (MPSetup.log, MSI
+    logs), ``time`` is the naive local wall-clock time and ``time_is_local`` is True. ``offset`` is the
+    byte offset of the record's first byte, ``size`` the bytes it spans, ``line`` its first line number.
+    ``fields`` holds format-specific values (STATMSG keys, IIS columns, MSI return values...).
+    """
+
+    format: str
+    time: datetime | None
+    component: str
+    thread: str
+    severity: Severity
+    message: str
+    file: str
+    offset: int
+    size: int
+    line: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+    time_is_local: bool = False
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (ISO 8601 time; ``Z`` suffix only when the zone is known)."""
+        return {
+            "time": _iso(self.time),
+            "time_is_local": self.time_is_local,
+            "format": self.format,
+            "component": self.component,
+            "thread": self.thread,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "offset": self.offset,
+            "size": self.size,
+            "line": self.line,
+            "fields": self.fields,
+            "truncated": self.truncated,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
