@@ -1,0 +1,458 @@
+"""Bytes -> physical lines, with exact byte offsets (the first stage of every format).
+
+``LineDecoder`` is incremental: feed it chunks of any size (as a tailer reads them) and it returns only
+complete lines; ``flush`` returns the partial last line at end of input. Guarantees:
+
+* **No byte is lost.** Every input byte belongs to exactly one emitted ``Line``: ``Line.offset`` is the
+  file offset of the line's first byte and ``Line.size`` counts its bytes including the terminator, so
+  the sizes of all lines add up to the number of bytes fed (after ``flush``).
+* **Byte order mark.** With ``encoding=None`` and ``start_offset == 0`` the first bytes are sniffed: a
+  UTF-8 / UTF-16LE / UTF-16BE BOM selects the encoding; without a BOM, NUL bytes at odd (even) positions
+  select UTF-16LE (BE), anything else is UTF-8. A BOM is not part of any line's text, but it is counted
+  in the *first* line: that line has ``offset == 0`` and its ``size`` includes the BOM, so seeking to any
+  ``Line.offset`` and feeding from there (with ``encoding=decoder.encoding``) resumes exactly.
+* **Line terminators.** CRLF, LF and a lone CR all end a line, mixed freely in one file. A CR that is the
+  last byte of a chunk is held until the next chunk shows whether an LF follows.
+* **Undecodable text.** In UTF-8 input a line that is not valid UTF-8 is decoded as cp1252, per line; the
+  five bytes cp1252 leaves undefined map to the code points of the same value (as latin-1 does), so the
+  text is a reversible image of the bytes. Broken UTF-16 code units become U+FFFD (sizes stay exact).
+* **Bounded memory.** A line longer than ``max_line_bytes`` is cut: its first ``max_line_bytes`` bytes
+  are kept, the rest of that line is counted and discarded as it arrives (never buffered), and the line
+  is emitted with ``truncated=True`` once its terminator (or ``flush``) comes. Its ``size`` still counts
+  every byte of the line, so offsets stay exact.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+
+from streams.errors import ParseError
+from streams.formats.record import Line
+
+UTF8 = "utf-8"
+UTF16LE = "utf-16-le"
+UTF16BE = "utf-16-be"
+
+_BOMS = ((codecs.BOM_UTF8, UTF8), (codecs.BOM_UTF16_LE, UTF16LE), (codecs.BOM_UTF16_BE, UTF16BE))
+_EOL = re.compile(r"(\r\n|\r|\n)")
+_EOL_B = re.compile(rb"(\r\n|\r|\n)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SNIFF_BYTES = 4  # enough for every BOM and a first NUL-pattern guess
+_SNIFF_SAMPLE = 64
+
+
+def _cp1252_table() -> dict[int, str]:
+    # 0x81 0x8D 0x8F 0x90 0x9D are undefined in cp1252: they keep latin-1's U+0081... (reversible)
+    table: dict[int, str] = {}
+    for byte in range(0x80, 0xA0):
+        with contextlib.suppress(UnicodeDecodeError):
+            table[byte] = bytes([byte]).decode("cp1252")
+    return table
+
+
+_CP1252 = _cp1252_table()
+
+
+def decode_cp1252(data: bytes) -> str:
+    """cp1252 without holes: every byte maps to one distinct code point (undefined bytes as latin-1)."""
+    return data.decode("latin-1").translate(_CP1252)
+
+
+def decode_utf8_line(data: bytes) -> str:
+    """UTF-8 if the bytes are valid UTF-8, else the lossless cp1252 reading of them."""
+    try:
+        return data.decode(UTF8)
+    except UnicodeDecodeError:
+        return decode_cp1252(data)
+
+
+def _normalize(encoding: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise ParseError(f"unknown encoding {encoding!r}") from exc
+    if name in ("utf-8", "utf-8-sig"):
+        return UTF8
+    if name in ("utf-16-le", "utf-16-be"):
+        return name
+    if name == "utf-16":
+        return "utf-16"  # BOM decides at offset 0, little-endian otherwise
+    if name.startswith("utf-32") or name.startswith("utf_32"):
+        raise ParseError(f"unsupported encoding {encoding!r} (UTF-32)")
+    return name
+
+
+def sniff_encoding(head: bytes) -> tuple[str, int]:
+    """Guess the encoding from a file's first bytes; returns (encoding, BOM length)."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, len(bom)
+    return _guess_from_nuls(head), 0
+
+
+def _guess_from_nuls(head: bytes) -> str:
+    sample = head[: _SNIFF_SAMPLE - (min(len(head), _SNIFF_SAMPLE) % 2)]
+    units = len(sample) // 2
+    if units == 0:
+        return UTF8
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    if odd * 4 >= units and even * 8 <= odd:
+        return UTF16LE
+    if even * 4 >= units and odd * 8 <= even:
+        return UTF16BE
+    return UTF8
+
+
+class LineDecoder:
+    """Incremental bytes -> ``Line`` decoder for one file (see the module docstring for guarantees)."""
+
+    def __init__(
+        self,
+        *,
+        encoding: str | None = None,
+        start_offset: int = 0,
+        start_line: int = 1,
+        max_line_bytes: int = 1 << 20,
+    ) -> None:
+        if max_line_bytes < 4:
+            raise ParseError("max_line_bytes must be at least 4")
+        self._encoding: str | None = None
+        self._requested = _normalize(encoding) if encoding else None
+        self._at_start = start_offset == 0
+        self._offset = start_offset  # file offset where the next emitted line starts
+        self._number = start_line
+        self._max = max_line_bytes
+        self._buf = b""  # undecided bytes: a partial line (or, while skipping, at most a CR / odd byte)
+        self._extra = 0  # BOM bytes owed to the next emitted line
+        self._skipping = False
+        self._head = b""  # kept start of an over-long line
+        self._skipped = 0  # bytes of that line counted and discarded so far
+        self._unit = 1
+        self._lf = b"\n"
+        self._cr = b"\r"
+        if self._requested and self._requested != "utf-16" and not self._at_start:
+            self._set_encoding(self._requested)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def encoding(self) -> str | None:
+        """The encoding in use ('utf-8', 'utf-16-le', 'utf-16-be', ...); None until the first bytes came."""
+        return self._encoding
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes held in memory, not yet emitted in a line (partial line, BOM, kept head of a long line)."""
+        return len(self._buf) + self._extra + len(self._head)
+
+    @property
+    def offset(self) -> int:
+        """File offset where the next emitted line will start: the place to resume reading after a restart."""
+        return self._offset
+
+    @property
+    def line_number(self) -> int:
+        """Number the next emitted line will get."""
+        return self._number
+
+    def feed(self, data: bytes) -> list[Line]:
+        """Consume a chunk; return the lines it completed (in file order)."""
+        out: list[Line] = []
+        if not data:
+            return out
+        if self._encoding is None:
+            self._buf += data
+            if len(self._buf) < _SNIFF_BYTES:
+                return out
+            data = self._decide_encoding()
+        elif self._buf:
+            data = self._buf + data
+            self._buf = b""
+        if self._skipping:
+            rest = self._skip(data, out, final=False)
+            if rest is None:
+                return out
+            data = rest
+        self._split(data, out, final=False)
+        return out
+
+    def flush(self) -> list[Line]:
+        """End of input: emit everything held, including a last line without terminator."""
+        out: list[Line] = []
+        if self._encoding is None:
+            if not self._buf:
+                return out
+            data = self._decide_encoding()
+        else:
+            data = self._buf
+            self._buf = b""
+        if self._skipping:
+            rest = self._skip(data, out, final=True)
+            data = rest or b""
+        self._split(data, out, final=True)
+        if self._extra:  # a file holding nothing but a BOM still accounts for it
+            out.append(Line("", self._offset, self._extra, self._number))
+            self._offset += self._extra
+            self._number += 1
+            self._extra = 0
+        return out
+
+    # ------------------------------------------------------------------ encoding
+    def _decide_encoding(self) -> bytes:
+        data = self._buf
+        self._buf = b""
+        requested = self._requested
+        if requested is None or requested == "utf-16":
+            if self._at_start:
+                name, bom = sniff_encoding(data)
+            else:
+                name, bom = _guess_from_nuls(data), 0
+            if requested == "utf-16" and name not in (UTF16LE, UTF16BE):
+                name, bom = UTF16LE, 0
+        else:
+            name, bom = requested, 0
+            if self._at_start:
+                for mark, mark_name in _BOMS:
+                    if mark_name == requested and data.startswith(mark):
+                        bom = len(mark)
+        self._set_encoding(name)
+        self._extra = bom
+        return data[bom:]
+
+    def _set_encoding(self, name: str) -> None:
+        self._encoding = name
+        if name == UTF16LE:
+            self._unit, self._lf, self._cr = 2, b"\n\x00", b"\r\x00"
+        elif name == UTF16BE:
+            self._unit, self._lf, self._cr = 2, b"\x00\n", b"\x00\r"
+        else:
+            self._unit, self._lf, self._cr = 1, b"\n", b"\r"
+
+    # ------------------------------------------------------------------ terminators
+    def _rfind(self, data: bytes, pat: bytes, end: int) -> int:
+        pos = data.rfind(pat, 0, end)
+        if self._unit == 2:
+            while pos > 0 and pos % 2:
+                pos = data.rfind(pat, 0, pos + 1)
+        return pos
+
+    def _find(self, data: bytes, pat: bytes) -> int:
+        pos = data.find(pat)
+        if self._unit == 2:
+            while pos >= 0 and pos % 2:
+                pos = data.find(pat, pos + 1)
+        return pos
+
+    def _complete_end(self, data: bytes, final: bool) -> int:
+        """Index just past the last complete line terminator in ``data`` (0 if none)."""
+        end = len(data)
+        lf = self._rfind(data, self._lf, end)
+        cr = self._rfind(data, self._cr, end)
+        last = max(lf, cr)
+        if last < 0:
+            return 0
+        if last == cr and last + self._unit == end and not final:
+            # a CR as the very last unit: an LF may follow in the next chunk, so that line waits
+            last = max(self._rfind(data, self._lf, last), self._rfind(data, self._cr, last))
+            if last < 0:
+                return 0
+        return last + self._unit
+
+    # ------------------------------------------------------------------ splitting
+    def _split(self, data: bytes, out: list[Line], final: bool) -> None:
+        if not data:
+            return
+        end = self._complete_end(data, final)
+        if end:
+            self._emit_block(data[:end] if end < len(data) else data, out)
+        rest = data[end:] if end else data
+        if not rest:
+            return
+        if final:
+            self._emit_one(rest, b"", out)
+        elif len(rest) > self._max:
+            keep = self._max - (self._max % self._unit)
+            self._head = rest[:keep]
+            self._skipping = True
+            self._skipped = 0
+            remainder = self._skip(rest[keep:], out, final=False)
+            if remainder:  # cannot happen: rest holds no complete terminator
+                self._buf = remainder
+        else:
+            self._buf = rest
+
+    def _emit_block(self, block: bytes, out: list[Line]) -> None:
+        """Emit every line of ``block``, which ends exactly after a line terminator."""
+        if self._unit == 1:
+            if self._encoding == UTF8:
+                try:
+                    text = block.decode(UTF8)
+                except UnicodeDecodeError:
+                    self._emit_bytewise(block, out)
+                    return
+                same_width = len(text) == len(block)  # pure ASCII: characters == bytes
+            else:
+                self._emit_bytewise(block, out)
+                return
+        else:
+            text = block.decode(self._encoding or UTF16LE, "surrogatepass")
+            same_width = len(block) == 2 * len(text) and _SURROGATE.search(text) is None
+        n_lf = text.count("\n")
+        n_cr = text.count("\r")
+        if n_cr == 0 or n_lf == 0 or text.count("\r\n") == n_cr == n_lf:
+            eol = "\n" if n_cr == 0 else ("\r" if n_lf == 0 else "\r\n")
+            parts = text.split(eol)
+            parts.pop()  # block ends with a terminator: the last part is empty
+            if same_width:
+                self._emit_uniform(parts, len(eol) * self._unit, out)
+                return
+            pieces = []
+            for part in parts:
+                pieces.append(part)
+                pieces.append(eol)
+        else:
+            pieces = _EOL.split(text)
+            pieces.pop()
+        self._emit_pieces(pieces, same_width, out)
+
+    def _emit_uniform(self, parts: list[str], eol_size: int, out: list[Line]) -> None:
+        """Fast path: fixed-width text (ASCII or plain UTF-16) with one kind of terminator."""
+        offset = self._offset
+        number = self._number
+        unit = self._unit
+        limit = self._max
+        append = out.append
+        if self._extra:
+            first = parts[0]
+            size = len(first) * unit + eol_size + self._extra
+            self._extra = 0
+            append(self._make(first, offset, size, number, len(first) * unit > limit))
+            offset += size
+            number += 1
+            parts = parts[1:]
+        for part in parts:
+            size = len(part) * unit + eol_size
+            if len(part) * unit > limit:
+                append(self._make(part, offset, size, number, True))
+            else:
+                append(Line(part, offset, size, number))
+            offset += size
+            number += 1
+        self._offset = offset
+        self._number = number
+
+    def _emit_pieces(self, pieces: list[str], same_width: bool, out: list[Line]) -> None:
+        """General path: alternating [text, terminator, text, terminator, ...]."""
+        encoding = self._encoding or UTF8
+        for i in range(0, len(pieces), 2):
+            part = pieces[i]
+            eol_size = len(pieces[i + 1]) * self._unit
+            if same_width:
+                body = len(part) * self._unit
+            else:
+                body = len(part.encode(encoding, "surrogatepass"))
+                if self._unit == 2 and _SURROGATE.search(part):
+                    part = part.encode(encoding, "surrogatepass").decode(encoding, "replace")
+            self._push(part, body, eol_size, out)
+
+    def _emit_bytewise(self, block: bytes, out: list[Line]) -> None:
+        """Per-line decoding (invalid UTF-8 somewhere in the block, or a single-byte codec)."""
+        pieces = _EOL_B.split(block)
+        pieces.pop()
+        for i in range(0, len(pieces), 2):
+            raw = pieces[i]
+            self._push(self._decode_bytes(raw), len(raw), len(pieces[i + 1]), out)
+
+    def _emit_one(self, raw: bytes, eol: bytes, out: list[Line]) -> None:
+        """Emit a single line given as bytes (the unterminated last line at flush)."""
+        if self._unit == 2:
+            text = raw.decode(self._encoding or UTF16LE, "replace")
+        else:
+            text = self._decode_bytes(raw)
+        self._push(text, len(raw), len(eol), out)
+
+    def _push(self, text: str, body: int, eol_size: int, out: list[Line]) -> None:
+        size = body + eol_size + self._extra
+        self._extra = 0
+        if body > self._max:
+            out.append(self._make(text, self._offset, size, self._number, True))
+        else:
+            out.append(Line(text, self._offset, size, self._number))
+        self._offset += size
+        self._number += 1
+
+    def _make(self, text: str, offset: int, size: int, number: int, truncated: bool) -> Line:
+        if truncated:
+            text = self._cut(text)
+        return Line(text, offset, size, number, truncated)
+
+    def _cut(self, text: str) -> str:
+        """The longest prefix of ``text`` whose encoded form fits in ``max_line_bytes``."""
+        encoding = self._encoding or UTF8
+        if self._unit == 2:
+            return text[: self._max // 2]
+        if encoding != UTF8:
+            return text[: self._max]
+        return text.encode(UTF8, "surrogatepass")[: self._max].decode(UTF8, "ignore")
+
+    def _decode_bytes(self, raw: bytes) -> str:
+        encoding = self._encoding or UTF8
+        if encoding == UTF8:
+            return decode_utf8_line(raw)
+        if encoding == "cp1252":
+            return decode_cp1252(raw)
+        return raw.decode(encoding, "replace")
+
+    # ------------------------------------------------------------------ over-long lines
+    def _skip(self, data: bytes, out: list[Line], final: bool) -> bytes | None:
+        """Discard the tail of an over-long line; return what follows its terminator, or None."""
+        unit = self._unit
+        lf = self._find(data, self._lf)
+        cr = self._find(data, self._cr)
+        hits = [p for p in (lf, cr) if p >= 0]
+        if not hits:
+            if final:
+                self._skipped += len(data)
+                self._finish_long(0, out)
+                return None
+            keep = len(data) % unit  # an odd UTF-16 byte waits for its partner
+            self._skipped += len(data) - keep
+            self._buf = data[len(data) - keep :]
+            return None
+        pos = min(hits)
+        if pos == cr:
+            if pos + unit == len(data) and not final:
+                self._skipped += pos
+                self._buf = data[pos:]
+                return None
+            eol = 2 * unit if data[pos + unit : pos + 2 * unit] == self._lf else unit
+        else:
+            eol = unit
+        self._skipped += pos
+        self._finish_long(eol, out)
+        return data[pos + eol :]
+
+    def _finish_long(self, eol_size: int, out: list[Line]) -> None:
+        head = self._head
+        if self._unit == 2:
+            text = head.decode(self._encoding or UTF16LE, "replace")
+        elif self._encoding == UTF8:
+            try:
+                text = head.decode(UTF8)
+            except UnicodeDecodeError as exc:
+                if exc.start >= len(head) - 3 and exc.end == len(head):
+                    text = decode_utf8_line(head[: exc.start])  # a character cut in half at the limit
+                else:
+                    text = decode_cp1252(head)
+        else:
+            text = self._decode_bytes(head)
+        size = self._extra + len(head) + self._skipped + eol_size
+        self._extra = 0
+        out.append(Line(text, self._offset, size, self._number, True))
+        self._offset += size
+        self._number += 1
+        self._head = b""
+        self._skipped = 0
+        self._skipping = False
