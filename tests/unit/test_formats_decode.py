@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,8 +12,8 @@ from streams.formats.decode import LineDecoder, decode_cp1252
 from streams.formats.record import Line
 
 
-def decode_all(data: bytes, splits: list[int] | None = None, **kwargs: object) -> tuple[list[Line], str | None]:
-    decoder = LineDecoder(**kwargs)  # type: ignore[arg-type]
+def decode_all(data: bytes, splits: list[int] | None = None, **kwargs: Any) -> tuple[list[Line], str | None]:
+    decoder = LineDecoder(**kwargs)
     lines: list[Line] = []
     pos = 0
     for size in splits or []:
