@@ -9,11 +9,12 @@ use the SASL_SSL listener instead of the plaintext one.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +122,16 @@ class LocalBroker:
     controller_port: int
     tls_port: int
     tls_enabled: bool
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. MPWATCH_CACHE_DIR for a cold start
     bootstrap: str = ""
     tls: KafkaTls | None = None
 
     @classmethod
-    def on_free_ports(cls, run_dir: Path, *, tls: bool) -> LocalBroker:
+    def on_free_ports(
+        cls, run_dir: Path, *, tls: bool, extra_env: Mapping[str, str] | None = None
+    ) -> LocalBroker:
         port, controller_port, tls_port = free_ports(3)
-        return cls(run_dir, port, controller_port, tls_port, tls)
+        return cls(run_dir, port, controller_port, tls_port, tls, dict(extra_env or {}))
 
     @property
     def env(self) -> dict[str, str]:
@@ -140,6 +144,7 @@ class LocalBroker:
             KAFKA_CONTROLLER_PORT=str(self.controller_port),
             KAFKA_TLS_PORT=str(self.tls_port),
         )
+        env.update(self.extra_env)
         return env
 
     @property
@@ -175,6 +180,11 @@ class LocalBroker:
 
     def pid(self) -> int:
         return int(self.pid_file.read_text().strip())
+
+    def last_start(self) -> dict[str, Any]:
+        """The timings `up` recorded for its last start (download, format, ready, total seconds)."""
+        result: dict[str, Any] = json.loads((self.run_dir / "last-start.json").read_text())
+        return result
 
     def down(self) -> None:
         """Stop the broker and check that its process is gone."""
