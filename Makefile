@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench kafka-up kafka-down clean
+.PHONY: demo test lint typecheck unit bench kafka-up kafka-down kafka-jars clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mpwatch diagnose samples/
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck kafka-jars
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -41,6 +41,10 @@ kafka-up:
 
 kafka-down:
 	deploy/local/kafka down
+
+## kafka-jars: download the broker jars once (visible progress; the test fixture then starts at once)
+kafka-jars:
+	deploy/local/kafka fetch
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
