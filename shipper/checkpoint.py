@@ -1,0 +1,171 @@
+"""Durable read positions, keyed by file identity, written atomically.
+
+File layout (JSON)::
+
+    {"version": 1,
+     "files": {"<identity key>": {"offset": 1234, "line": 57, "path": "...", "encoding": "utf-8",
+                                  "format": "sms", "updated": "2024-01-01T00:00:00Z",
+                                  "device": 2049, "inode": 1234567, "fp_length": 310, "fp_digest": "..."}}}
+
+``offset`` / ``line`` is where reading resumes: every record before it was confirmed by the output. A
+checkpoint is only written after the output confirmed delivery, so a crash can repeat records but never
+skip them. Writes are atomic: a temporary file in the same folder, fsync, ``os.replace`` over the old file,
+then fsync of the folder so the rename itself survives a power cut. A reader sees the old or the new file,
+never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from shipper.errors import CheckpointError
+from shipper.identity import FileIdentity
+
+VERSION = 1
+FILE_NAME = "checkpoint.json"
+_TMP_PREFIX = ".checkpoint-"
+
+
+@dataclass(slots=True)
+class CheckpointEntry:
+    """The confirmed position in one file."""
+
+    identity: FileIdentity
+    offset: int
+    line: int
+    path: str
+    encoding: str | None
+    format: str
+    updated: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        ident = self.identity
+        return {
+            "offset": self.offset,
+            "line": self.line,
+            "path": self.path,
+            "encoding": self.encoding,
+            "format": self.format,
+            "updated": self.updated,
+            "device": ident.device,
+            "inode": ident.inode,
+            "fp_length": ident.fp_length,
+            "fp_digest": ident.fp_digest,
+            "suffix": ident.suffix,
+        }
+
+    @classmethod
+    def from_json(cls, key: str, data: Any) -> CheckpointEntry:
+        try:
+            identity = FileIdentity(
+                int(data["device"]),
+                int(data["inode"]),
+                int(data["fp_length"]),
+                str(data["fp_digest"]),
+                str(data.get("suffix", "")),
+            )
+            entry = cls(
+                identity,
+                int(data["offset"]),
+                int(data["line"]),
+                str(data["path"]),
+                data.get("encoding"),
+                str(data["format"]),
+                str(data.get("updated", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint entry {key!r} is malformed: {exc!r}") from exc
+        if identity.key != key:
+            raise CheckpointError(f"checkpoint entry {key!r} does not match its identity {identity.key!r}")
+        return entry
+
+
+class Checkpointer:
+    """Loads and atomically saves the checkpoint file in ``state_dir``."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, FILE_NAME)
+        self.writes = 0
+        self._last: bytes | None = None
+
+    def load(self) -> dict[str, CheckpointEntry]:
+        """Entries by identity key; an empty dict when no checkpoint exists yet."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        self._remove_stale_temps()
+        try:
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint {self.path}: {exc}") from exc
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise CheckpointError(f"checkpoint {self.path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or "version" not in data:
+            raise CheckpointError(f"checkpoint {self.path} has no 'version' field")
+        if data["version"] != VERSION:
+            raise CheckpointError(
+                f"checkpoint {self.path} has version {data['version']!r}; this mpwatch reads version "
+                f"{VERSION} only (move the file away to start over, which re-ships every file)"
+            )
+        files = data.get("files")
+        if not isinstance(files, dict):
+            raise CheckpointError(f"checkpoint {self.path}: 'files' must be an object")
+        self._last = raw
+        return {key: CheckpointEntry.from_json(key, value) for key, value in files.items()}
+
+    def save(self, entries: dict[str, CheckpointEntry]) -> bool:
+        """Write all entries atomically; returns False (and writes nothing) when nothing changed."""
+        payload = orjson.dumps(
+            {"version": VERSION, "files": {key: e.to_json() for key, e in sorted(entries.items())}},
+            option=orjson.OPT_INDENT_2,
+        )
+        if payload == self._last:
+            return False
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.state_dir)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from exc
+        _fsync_dir(self.state_dir)
+        self._last = payload
+        self.writes += 1
+        return True
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files left by a crash mid-write are garbage (the real file was never replaced)."""
+        for name in os.listdir(self.state_dir):
+            if name.startswith(_TMP_PREFIX) and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.state_dir, name))
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _fsync_dir(path: str) -> None:
+    if sys.platform == "win32":  # pragma: no cover - directories cannot be opened for fsync on Windows
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

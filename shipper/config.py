@@ -1,0 +1,235 @@
+"""Shipper settings: one dataclass tree, loaded from TOML, overridden by command-line flags.
+
+The TOML file mirrors the dataclasses: top-level keys (``paths``, ``host``, ``output``, ``state_dir``,
+``metrics_port``, ``metrics_host``) and one table per group (``[tail]``, ``[batch]``, ``[retry]``,
+``[kafka]``). Unknown keys and wrong types are errors that name the setting, so a typo never silently
+falls back to a default. Flags win over the file; the file wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipper.errors import ConfigError
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
+
+
+@dataclass(slots=True)
+class TailSettings:
+    """How files are found and read."""
+
+    max_line_bytes: int = 1 << 20
+    read_chunk_bytes: int = 64 * 1024
+    multiline_idle_s: float = 5.0  # a held multi-line record is flushed after this long without growth
+    rotate_wait_s: float = 5.0  # a rotated or deleted file is closed this long after its last growth
+    close_inactive_s: float = 300.0  # an unchanged file's handle is closed (reopened on change)
+    identify_wait_s: float = 2.0  # a file too short to fingerprint is identified after this idle time
+    rescan_interval_s: float = 10.0  # full glob + stat safety net besides change notifications
+    exclude: list[str] = field(default_factory=list)
+    encoding: str = ""  # "" = sniff (BOM / NUL pattern)
+    format: str = "auto"  # a parser name, or "auto" = detect per file
+
+
+@dataclass(slots=True)
+class BatchSettings:
+    """Bounds of one in-flight batch: this is the shipper's whole read-ahead (backpressure)."""
+
+    max_records: int = 2000
+    max_bytes: int = 4 << 20
+
+
+@dataclass(slots=True)
+class RetrySettings:
+    """Exponential backoff (with jitter) while the output refuses a batch."""
+
+    initial_s: float = 0.5
+    max_s: float = 30.0
+    shutdown_timeout_s: float = 10.0  # on SIGTERM, how long to keep retrying what was already read
+
+
+@dataclass(slots=True)
+class KafkaSettings:
+    """Producer settings for ``kafka://`` outputs (acks=all and idempotence are not optional)."""
+
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = ""
+    password_file: str = ""
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    ssl_check_hostname: bool = True
+    compression: str = "lz4"
+    linger_ms: int = 20
+    max_batch_size: int = 1 << 20
+    request_timeout_ms: int = 30000
+    client_id: str = "mpwatch-shipper"
+
+    def resolved_password(self) -> str:
+        """The password, read from ``password_file`` when one is given (first line, stripped)."""
+        if not self.password_file:
+            return self.password
+        try:
+            with open(self.password_file, encoding="utf-8") as handle:
+                return handle.readline().strip()
+        except OSError as exc:
+            raise ConfigError(f"kafka.password_file: cannot read {self.password_file}: {exc}") from exc
+
+
+@dataclass(slots=True)
+class ShipperConfig:
+    """Everything ``mpwatch ship`` needs."""
+
+    paths: list[str] = field(default_factory=list)
+    host: str = ""
+    output: str = ""
+    state_dir: str = "mpwatch-state"
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    once: bool = False
+    tail: TailSettings = field(default_factory=TailSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+
+
+def default_host() -> str:
+    """The short host name, upper-case (how SMS names site systems)."""
+    return socket.gethostname().split(".")[0].upper() or "UNKNOWN"
+
+
+def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> ShipperConfig:
+    """Defaults <- TOML file (if any) <- ``overrides`` (flags; None values are ignored), then validate."""
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    for key, value in (overrides or {}).items():
+        if value is None or value == []:
+            continue
+        target = data
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    config = _build(ShipperConfig, data, "")
+    if not config.host:
+        config.host = default_host()
+    validate(config)
+    return config
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, name: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type, hint), value, f"{name}.")
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):  # "X | None"
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+        return list(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{name}: unsupported setting type")  # pragma: no cover - a programming error
+
+
+def validate(config: ShipperConfig) -> None:
+    """Reject settings that cannot work, naming the setting and the rule it breaks."""
+    if not config.paths:
+        raise ConfigError("paths: no log paths given (use --path GLOB or 'paths' in the config file)")
+    if not config.output:
+        raise ConfigError("output: no output given (use --output URL or 'output' in the config file)")
+    if not config.output.startswith(("kafka://", "file://")):
+        raise ConfigError(f"output: {config.output!r} is not a kafka://HOST:PORT/TOPIC or file:///PATH URL")
+    if config.metrics_port is not None and not 0 <= config.metrics_port <= 65535:
+        raise ConfigError(f"metrics_port: {config.metrics_port} is not a TCP port (0-65535)")
+    if not config.state_dir:
+        raise ConfigError("state_dir: must not be empty")
+    tail, batch, retry, kafka = config.tail, config.batch, config.retry, config.kafka
+    _positive("tail.max_line_bytes", tail.max_line_bytes, minimum=64)
+    _positive("tail.read_chunk_bytes", tail.read_chunk_bytes, minimum=512)
+    for name in ("multiline_idle_s", "rotate_wait_s", "close_inactive_s", "identify_wait_s"):
+        if getattr(tail, name) < 0:
+            raise ConfigError(f"tail.{name}: must be >= 0")
+    if tail.rescan_interval_s <= 0:
+        raise ConfigError("tail.rescan_interval_s: must be > 0")
+    _positive("batch.max_records", batch.max_records)
+    _positive("batch.max_bytes", batch.max_bytes, minimum=1024)
+    if retry.initial_s <= 0 or retry.max_s < retry.initial_s:
+        raise ConfigError("retry: need 0 < initial_s <= max_s")
+    if retry.shutdown_timeout_s < 0:
+        raise ConfigError("retry.shutdown_timeout_s: must be >= 0")
+    _choice("kafka.security_protocol", kafka.security_protocol, SECURITY_PROTOCOLS)
+    _choice("kafka.sasl_mechanism", kafka.sasl_mechanism, SASL_MECHANISMS)
+    _choice("kafka.compression", kafka.compression, COMPRESSIONS)
+    if kafka.security_protocol.startswith("SASL") and not kafka.username:
+        raise ConfigError(f"kafka.username: required with security_protocol {kafka.security_protocol}")
+    if kafka.password and kafka.password_file:
+        raise ConfigError("kafka.password_file: give either password or password_file, not both")
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "password_file"):
+        value = getattr(kafka, name)
+        if value and not os.path.isfile(value):
+            raise ConfigError(f"kafka.{name}: no such file {value}")
+    _positive("kafka.max_batch_size", kafka.max_batch_size, minimum=1024)
+    if kafka.linger_ms < 0:
+        raise ConfigError("kafka.linger_ms: must be >= 0")
+    _positive("kafka.request_timeout_ms", kafka.request_timeout_ms)
+
+
+def _positive(name: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")

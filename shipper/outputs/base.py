@@ -1,0 +1,60 @@
+"""The output contract and the URL factory.
+
+An output's ``send`` returns only once the whole batch is durably accepted (Kafka: every record acked by
+all in-sync replicas; file: written, flushed and fsynced). Anything else raises ``OutputError`` and the
+pipeline retries the same batch later; the checkpoint never moves past a batch that was not accepted.
+Outputs are small, like quix-streams sinks: connect lazily, send, close.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit
+
+from shipper.config import KafkaSettings
+from shipper.errors import ConfigError
+
+
+class Output(ABC):
+    """A destination for serialised envelopes (one ``bytes`` JSON object per record)."""
+
+    #: Largest envelope this output accepts; bigger ones are shrunk before sending (see envelope.fit).
+    max_record_bytes: int = 64 << 20
+
+    def describe(self) -> str:
+        """A short human name for logs ("kafka://127.0.0.1:9092/logs")."""
+        return type(self).__name__
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, most outputs connect lazily
+        """Connect eagerly (used at start-up to report an unreachable destination once, clearly)."""
+
+    @abstractmethod
+    async def send(self, batch: Sequence[bytes]) -> None:
+        """Deliver every record of ``batch`` durably, or raise ``OutputError``."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections and files (pending data was already confirmed by ``send``)."""
+
+
+def open_output(url: str, *, host: str, kafka: KafkaSettings | None = None) -> Output:
+    """Build the output a URL names: ``kafka://H:P[,H:P...]/TOPIC`` or ``file:///ABS/PATH.jsonl``."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost"):
+            path = unquote(parts.netloc + parts.path)  # file://relative/path.jsonl
+        if not path:
+            raise ConfigError(f"output: {url!r} names no file")
+        from shipper.outputs.file import FileOutput
+
+        return FileOutput(path)
+    if parts.scheme == "kafka":
+        topic = parts.path.strip("/")
+        if not parts.netloc or not topic or "/" in topic:
+            raise ConfigError(f"output: {url!r} must look like kafka://HOST:PORT/TOPIC")
+        from shipper.outputs.kafka import KafkaOutput
+
+        return KafkaOutput(parts.netloc, topic, key=host.encode("utf-8"), settings=kafka or KafkaSettings())
+    raise ConfigError(f"output: unsupported URL scheme in {url!r} (use kafka:// or file://)")

@@ -1,0 +1,149 @@
+"""``kafka://HOST:PORT/TOPIC``: an aiokafka producer with acks=all and idempotence.
+
+Every record's key is the source host, so one host's records stay in one partition, in file order. A
+batch is cut into producer record batches (``kafka.max_batch_size``) submitted with ``send_batch`` and
+``send`` returns only when every one of them was acknowledged by all in-sync replicas. Any failure
+(broker down, timeout, authorisation) discards the producer and raises ``OutputError``; the next attempt
+builds a fresh producer, so an idempotent producer never carries a broken sequence into the retry.
+
+Security comes from ``[kafka]`` settings: ``security_protocol`` SSL or SASL_SSL with ``ssl_cafile``
+(and optional client certificate), SASL mechanism SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka import codec as kafka_codec
+from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import DefaultPartitioner
+
+from shipper.config import KafkaSettings
+from shipper.errors import ConfigError, OutputError
+from shipper.outputs.base import Output
+
+_CODEC_CHECKS = {
+    "lz4": kafka_codec.has_lz4,
+    "zstd": kafka_codec.has_zstd,
+    "snappy": kafka_codec.has_snappy,
+    "gzip": kafka_codec.has_gzip,
+}
+_STOP_TIMEOUT_S = 5.0
+_ENVELOPE_OVERHEAD = 512  # record batch and record headers around one value
+
+
+class KafkaOutput(Output):
+    """Delivers envelopes to one topic, keyed by the source host."""
+
+    def __init__(self, bootstrap: str, topic: str, *, key: bytes, settings: KafkaSettings) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.key = key
+        self.settings = settings
+        compression = settings.compression
+        if compression != "none" and not _CODEC_CHECKS[compression]():
+            raise ConfigError(
+                f"kafka.compression: {compression} needs the 'cramjam' package (pip install cramjam)"
+            )
+        self.max_record_bytes = settings.max_batch_size - _ENVELOPE_OVERHEAD
+        self._producer: AIOKafkaProducer | None = None
+        self._partitioner = DefaultPartitioner()
+
+    def describe(self) -> str:
+        return f"kafka://{self.bootstrap}/{self.topic}"
+
+    def _producer_options(self) -> dict[str, Any]:
+        s = self.settings
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap.split(","),
+            "client_id": s.client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "compression_type": None if s.compression == "none" else s.compression,
+            "linger_ms": s.linger_ms,
+            "max_batch_size": s.max_batch_size,
+            "max_request_size": max(s.max_batch_size + _ENVELOPE_OVERHEAD, 1 << 20),
+            "request_timeout_ms": s.request_timeout_ms,
+            "security_protocol": s.security_protocol,
+        }
+        if s.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = self._ssl_context()
+        if s.security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = s.sasl_mechanism
+            options["sasl_plain_username"] = s.username
+            options["sasl_plain_password"] = s.resolved_password()
+        return options
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        s = self.settings
+        try:
+            context = create_ssl_context(
+                cafile=s.ssl_cafile or None, certfile=s.ssl_certfile or None, keyfile=s.ssl_keyfile or None
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"kafka.ssl_cafile/ssl_certfile: cannot load TLS files: {exc}") from exc
+        context.check_hostname = s.ssl_check_hostname
+        return context
+
+    async def start(self) -> None:
+        await self._ensure_producer()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        producer = AIOKafkaProducer(**self._producer_options())
+        try:
+            await producer.start()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await self._discard(producer)
+            raise OutputError(f"{self.describe()}: cannot connect: {_reason(exc)}") from exc
+        self._producer = producer
+        return producer
+
+    async def send(self, batch: Sequence[bytes]) -> None:
+        if not batch:
+            return
+        producer = await self._ensure_producer()
+        timeout = self.settings.request_timeout_ms / 1000 + 5.0
+        try:
+            await asyncio.wait_for(self._send(producer, batch), timeout)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            self._producer = None
+            await self._discard(producer)
+            raise OutputError(f"{self.describe()}: delivery failed: {_reason(exc)}") from exc
+
+    async def _send(self, producer: AIOKafkaProducer, batch: Sequence[bytes]) -> None:
+        partitions = sorted(await producer.partitions_for(self.topic))
+        partition = self._partitioner(self.key, partitions, partitions)
+        key = self.key
+        pending = []
+        builder = producer.create_batch()
+        for value in batch:
+            if builder.append(key=key, value=value, timestamp=None) is None:
+                pending.append(await producer.send_batch(builder, self.topic, partition=partition))
+                builder = producer.create_batch()
+                builder.append(key=key, value=value, timestamp=None)  # the first record always fits
+        pending.append(await producer.send_batch(builder, self.topic, partition=partition))
+        await asyncio.gather(*pending)
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await self._discard(producer)
+
+    @staticmethod
+    async def _discard(producer: AIOKafkaProducer) -> None:
+        # stop() flushes pending batches; with the broker gone that could wait for request_timeout_ms
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), _STOP_TIMEOUT_S)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

@@ -1,0 +1,105 @@
+"""Which files to ship: glob patterns (``**`` included), folder defaults, and the log kind of a path.
+
+A ``--path`` that names an existing folder stands for the default SMS and IIS patterns inside it
+(``*.log``, ``*.lo_``, ``W3SVC*/u_ex*.log``, ``W3SVC*/ex*.log``), so ``--path 'C:\\SMS\\Logs'`` does the
+expected thing. ``PathsProvider`` only lists files; following them across renames is the registry's job
+(it tracks identity, never paths).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+import stat
+
+DEFAULT_GLOBS = ("*.log", "*.lo_", "W3SVC*/u_ex*.log", "W3SVC*/ex*.log")
+
+KINDS = ("sitecomp", "mpsetup", "mpmsi", "mpcontrol", "iis", "other")
+_IIS_STEM = re.compile(r"(u_)?(ex|nc|in)\d{6,10}(_x)?", re.IGNORECASE)
+_NAMED_KINDS = {"sitecomp": "sitecomp", "mpsetup": "mpsetup", "mpmsi": "mpmsi", "mpcontrol": "mpcontrol"}
+_WILDCARDS = re.compile(r"[*?\[]")
+
+
+def log_kind(path: str) -> str:
+    """The log kind from a file name; a rotated ``X.lo_`` has the kind of ``X.log``."""
+    name = os.path.basename(path)
+    stem = name.rsplit(".", 1)[0].lower()
+    if stem in _NAMED_KINDS:
+        return _NAMED_KINDS[stem]
+    if _IIS_STEM.fullmatch(stem):
+        return "iis"
+    return "other"
+
+
+def expand_patterns(patterns: list[str]) -> list[str]:
+    """Turn folders into the default globs inside them; keep real patterns as they are."""
+    out: list[str] = []
+    for pattern in patterns:
+        pattern = os.path.expanduser(pattern)
+        if not _WILDCARDS.search(pattern) and os.path.isdir(pattern):
+            out.extend(os.path.join(pattern, g) for g in DEFAULT_GLOBS)
+        else:
+            out.append(pattern)
+    return list(dict.fromkeys(out))
+
+
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a pattern before its first wildcard (the folder to watch)."""
+    parts = re.split(r"[\\/]", pattern)
+    static: list[str] = []
+    for part in parts[:-1]:
+        if _WILDCARDS.search(part):
+            break
+        static.append(part)
+    prefix = os.sep.join(static)
+    if pattern.startswith(("/", "\\")) and not prefix.startswith(os.sep):
+        prefix = os.sep + prefix
+    return prefix or "."
+
+
+class PathsProvider:
+    """Lists the regular files matched by include patterns and not matched by exclude patterns."""
+
+    def __init__(self, patterns: list[str], exclude: list[str] | None = None) -> None:
+        self.patterns = expand_patterns(patterns)
+        self.exclude = list(exclude or [])
+
+    def paths(self) -> list[str]:
+        """Every matching regular file, each path once, in a stable order."""
+        found: dict[str, None] = {}
+        for pattern in self.patterns:
+            for path in glob.iglob(pattern, recursive=True):
+                if path in found or self._excluded(path):
+                    continue
+                try:
+                    mode = os.stat(path).st_mode
+                except OSError:
+                    continue  # vanished between listing and stat
+                if stat.S_ISREG(mode):
+                    found[path] = None
+        return sorted(found)
+
+    def _excluded(self, path: str) -> bool:
+        name = os.path.basename(path)
+        return any(fnmatch.fnmatch(path, ex) or fnmatch.fnmatch(name, ex) for ex in self.exclude)
+
+    def watch_roots(self) -> list[tuple[str, bool]]:
+        """(folder, recursive) pairs a change watcher should observe to see every matching file."""
+        roots: dict[str, bool] = {}
+        for pattern in self.patterns:
+            root = _static_prefix(pattern)
+            rest = pattern[len(root) :].lstrip("\\/")
+            recursive = bool(re.search(r"[\\/]", rest)) or "**" in rest
+            roots[root] = roots.get(root, False) or recursive
+        # a folder already watched recursively covers its sub-folders
+        result = []
+        for root, recursive in sorted(roots.items()):
+            covered = any(
+                other_rec and root != other and root.startswith(other.rstrip(os.sep) + os.sep)
+                for other, other_rec in roots.items()
+            )
+            if not covered:
+                result.append((root, recursive))
+        return result

@@ -1,0 +1,235 @@
+"""The shipper's run loop: discover -> read -> batch -> send -> checkpoint, in one visible function.
+
+``Shipper.run`` is the whole algorithm; everything it calls is a small noun (registry, batch, output,
+checkpointer). The rules it enforces:
+
+* **The checkpoint moves only after the output confirmed the batch.** A crash at any moment repeats at
+  most the batch that was in flight, never skips one.
+* **One bounded batch in flight is the only read-ahead.** While ``send`` is retrying, nothing is read, so
+  memory stays flat however long the output is down (backpressure), and the files themselves are the
+  buffer.
+* **Retries back off exponentially with jitter, capped at ``retry.max_s``.** The outage is logged once
+  when it starts and once when it ends, with metrics (``output_up``, ``output_errors_total``,
+  ``backpressure_seconds_total``) in between.
+* **Stop (SIGTERM / Ctrl-C) is graceful.** Reading stops; records already read are sent (retrying for at
+  most ``retry.shutdown_timeout_s``) and checkpointed; held multi-line records and partial lines are not
+  shipped but stay before the checkpoint, so the next run reads them again.
+
+Everything runs on one asyncio loop (aiokafka is asyncio). File reads are small ``os.read`` calls made
+between awaits; the file output's write + fsync runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shipper.batch import Batch
+from shipper.checkpoint import Checkpointer
+from shipper.config import ShipperConfig
+from shipper.errors import OutputError
+from shipper.metrics import ShipperMetrics
+from shipper.outputs.base import Output, open_output
+from shipper.registry import FileRegistry
+from shipper.watcher import Watcher
+
+log = logging.getLogger("mpwatch.shipper")
+
+
+@dataclass(slots=True)
+class RunSummary:
+    records: int = 0
+    batches: int = 0
+    delivered_all: bool = True  # False when a shutdown gave up on an unconfirmed batch
+
+
+class Shipper:
+    """Ships the configured files to the configured output until stopped (or once, with ``once``)."""
+
+    def __init__(
+        self,
+        config: ShipperConfig,
+        metrics: ShipperMetrics,
+        *,
+        output: Output | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.output = output or open_output(config.output, host=config.host, kafka=config.kafka)
+        self.clock = clock
+        self.checkpointer = Checkpointer(config.state_dir)
+        tail = config.tail
+        timers = (tail.multiline_idle_s, tail.rotate_wait_s, tail.identify_wait_s, tail.rescan_interval_s)
+        self.tick = max(0.05, min(1.0, *timers) / 2)
+
+    async def run(self, stop: asyncio.Event | None = None) -> RunSummary:
+        """The run loop (see the module docstring)."""
+        config, metrics = self.config, self.metrics
+        stop = stop or asyncio.Event()
+        summary = RunSummary()
+        registry = FileRegistry(
+            config, self.checkpointer.load(), metrics, max_record_bytes=self.output.max_record_bytes
+        )
+        wake = asyncio.Event()
+        watcher = None
+        if not config.once:
+
+            def on_hint(path: str) -> None:
+                registry.hint(path)
+                wake.set()
+
+            watcher = Watcher(registry.provider.watch_roots(), on_hint, asyncio.get_running_loop())
+            watcher.start()
+        await self._connect()
+        next_scan = 0.0
+        ended = False  # --once: the final flush of held records was done
+        try:
+            while True:
+                now = self.clock()
+                if not stop.is_set() and (registry.scan_requested or now >= next_scan):
+                    registry.scan(force_identify=config.once)
+                    next_scan = now + config.tail.rescan_interval_s
+                    if watcher is not None:
+                        watcher.refresh()
+                registry.housekeeping()
+
+                batch = Batch(config.batch.max_records, config.batch.max_bytes)
+                registry.fill(batch, read=not stop.is_set())
+                if batch:
+                    if not await self._deliver(batch, stop):
+                        summary.delivered_all = False
+                        break
+                    registry.commit(batch)
+                    self._count(batch, summary)
+                    registry.settle()
+                    self._save(registry)
+                    continue
+
+                registry.settle()
+                self._save(registry)
+                if stop.is_set():
+                    break
+                if config.once:
+                    if registry.has_ready or registry.scan_requested:
+                        continue
+                    if not ended:
+                        ended = True
+                        registry.end_of_run()
+                        continue
+                    break
+                wake.clear()
+                if not registry.has_ready and not registry.scan_requested:
+                    await _wait_any(wake, stop, self.tick)
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            registry.close()
+            await self.output.close()
+        return summary
+
+    async def _connect(self) -> None:
+        """One eager connection attempt so a bad destination is reported at start, in one line."""
+        try:
+            await self.output.start()
+        except OutputError as exc:
+            self.metrics.output_up.set(0)
+            log.error("%s; will keep retrying (nothing is read meanwhile)", exc)
+
+    async def _deliver(self, batch: Batch, stop: asyncio.Event) -> bool:
+        """Send ``batch`` until the output accepts it; False only when a shutdown ran out of time."""
+        retry, metrics = self.config.retry, self.metrics
+        attempt = 0
+        down_since: float | None = None
+        last_mark = 0.0
+        deadline: float | None = None
+        while True:
+            if stop.is_set() and deadline is None:
+                deadline = self.clock() + retry.shutdown_timeout_s
+            try:
+                if deadline is None:
+                    await self.output.send(batch.values)
+                else:
+                    remaining = max(0.1, deadline - self.clock())
+                    await asyncio.wait_for(self.output.send(batch.values), remaining)
+            except (OutputError, TimeoutError) as exc:
+                now = self.clock()
+                metrics.output_errors.inc()
+                metrics.output_up.set(0)
+                if down_since is None:
+                    down_since = last_mark = now
+                    log.warning(
+                        "output unavailable: %s; reading paused, retrying with backoff", exc or "timeout"
+                    )
+                else:
+                    log.debug("retry %d failed: %s", attempt, exc)
+                if deadline is not None and now >= deadline:
+                    log.error(
+                        "stopping with %d records not confirmed; they stay before the checkpoint and are "
+                        "read again on restart",
+                        len(batch),
+                    )
+                    return False
+                delay = _backoff(attempt, retry.initial_s, retry.max_s)
+                attempt += 1
+                if deadline is not None:
+                    delay = min(delay, max(0.0, deadline - now))
+                    await asyncio.sleep(delay)
+                else:
+                    await _wait_any(stop, stop, delay)
+                metrics.backpressure_seconds.inc(self.clock() - last_mark)
+                last_mark = self.clock()
+                continue
+            if down_since is not None:
+                metrics.backpressure_seconds.inc(max(0.0, self.clock() - last_mark))
+                log.warning(
+                    "output is back after %.1f s and %d failed attempts; reading resumes",
+                    self.clock() - down_since,
+                    attempt,
+                )
+            metrics.output_up.set(1)
+            return True
+
+    def _count(self, batch: Batch, summary: RunSummary) -> None:
+        metrics = self.metrics
+        for kind, count in batch.records_by_kind.items():
+            metrics.records_shipped.labels(kind).inc(count)
+        for kind, count in batch.source_bytes_by_kind.items():
+            metrics.bytes_shipped.labels(kind).inc(count)
+        if batch.fallbacks:
+            metrics.parse_fallbacks.inc(batch.fallbacks)
+        summary.records += len(batch)
+        summary.batches += 1
+
+    def _save(self, registry: FileRegistry) -> None:
+        if not registry.dirty:
+            return
+        if self.checkpointer.save(registry.entries()):
+            self.metrics.checkpoint_writes.inc()
+        registry.dirty = False
+        registry.update_gauges()
+
+
+def _backoff(attempt: int, initial: float, cap: float) -> float:
+    """Exponential backoff with jitter: a random delay in [d/2, d], d = min(cap, initial * 2**attempt)."""
+    delay = min(cap, initial * (2 ** min(attempt, 32)))
+    return random.uniform(delay / 2, delay)
+
+
+async def _wait_any(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    """Sleep until either event is set or ``timeout`` seconds passed."""
+    waiters = {asyncio.ensure_future(first.wait())}
+    if second is not first:
+        waiters.add(asyncio.ensure_future(second.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter

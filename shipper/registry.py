@@ -1,0 +1,508 @@
+"""The set of tracked files: discovery, identity, rotation, truncation, and handing records to batches.
+
+``FileRegistry`` is the shipper's file server. It is synchronous (the pipeline calls it between awaits)
+and keyed by identity, never by path:
+
+* ``scan`` lists the patterns, stats every match and maps (device, inode) to a ``FileState``. A known
+  inode under a new name is a rename (SMS rollover ``X.log`` -> ``X.lo_``): the open descriptor keeps
+  reading it. An inode no longer listed was deleted (or moved away): the descriptor is drained. A new
+  inode is identified (fingerprint; resumed from the checkpoint when one matches) and opened.
+* A size below what was read, or a changed fingerprint, means truncation or copy-truncate: the old state
+  is retired (records already read are still shipped) and the file restarts at offset 0 under a new
+  identity, so record ids never repeat.
+* ``housekeeping`` applies the timers: a held multi-line record is flushed after ``multiline_idle_s``; a
+  renamed or deleted file is finished (its partial last line included) and closed ``rotate_wait_s`` after
+  its last growth; an unchanged file's descriptor is closed after ``close_inactive_s``.
+* ``fill`` reads ready files round-robin, one chunk at a time, into a bounded ``Batch``; ``commit`` moves
+  each file's confirmed position once the output accepted that batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shipper.batch import Batch
+from shipper.checkpoint import CheckpointEntry, now_iso
+from shipper.config import ShipperConfig
+from shipper.envelope import encode_within
+from shipper.identity import FINGERPRINT_MAX, FileIdentity, fingerprint_length
+from shipper.metrics import ShipperMetrics
+from shipper.paths import KINDS, PathsProvider, log_kind
+from shipper.tailer import FileTailer, Framed, detect
+from shipper.winfile import open_shared, pread
+from streams.errors import MpwatchError
+
+log = logging.getLogger("mpwatch.shipper")
+Inode = tuple[int, int]
+
+
+@dataclass(eq=False)
+class FileState:
+    """One identified file and everything known about reading it."""
+
+    identity: FileIdentity
+    path: str
+    kind: str
+    fmt: str
+    encoding: str | None
+    committed: tuple[int, int]  # confirmed by the output: (offset, line)
+    size: int = 0
+    tailer: FileTailer | None = None
+    position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
+    outbox: deque[Framed] = field(default_factory=deque)
+    last_change: float = 0.0
+    moved: bool = False  # renamed (rotated): the writer no longer appends to it
+    gone: bool = False  # no longer listed: deleted or moved out of the patterns
+    retired: bool = False  # replaced by a new identity after truncation
+    updated: str = ""  # when ``committed`` last moved (ISO 8601; "" = not stamped yet)
+
+    @property
+    def key(self) -> str:
+        return self.identity.key
+
+    @property
+    def inode(self) -> Inode:
+        return (self.identity.device, self.identity.inode)
+
+    def read_offset(self) -> int:
+        return self.tailer.read_pos if self.tailer else self.position[0]
+
+
+class FileRegistry:
+    """Tracks files by identity; see the module docstring."""
+
+    def __init__(
+        self,
+        config: ShipperConfig,
+        saved: dict[str, CheckpointEntry],
+        metrics: ShipperMetrics,
+        *,
+        max_record_bytes: int = 64 << 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.tail = config.tail
+        self.metrics = metrics
+        self.clock = clock
+        self.max_record_bytes = max_record_bytes
+        self.provider = PathsProvider(config.paths, config.tail.exclude)
+        self.states: dict[str, FileState] = {}
+        self._by_inode: dict[Inode, FileState] = {}
+        self._by_path: dict[str, FileState] = {}
+        self._saved: dict[Inode, list[CheckpointEntry]] = {}
+        for entry in saved.values():
+            self._saved.setdefault((entry.identity.device, entry.identity.inode), []).append(entry)
+        self._reserved_keys: set[str] = set(saved)  # keys ever used: a new identity never reuses one
+        self._waiting: dict[Inode, tuple[str, float, int]] = {}  # too short to fingerprint yet
+        self._ready: deque[FileState] = deque()
+        self._ready_set: set[FileState] = set()
+        self._first_scan = True
+        self.scan_requested = True
+        self.dirty = False  # the checkpoint content changed since the last save
+
+    # ------------------------------------------------------------------ discovery
+    def scan(self, *, force_identify: bool = False) -> None:
+        """List the patterns and reconcile them with the tracked files (see the module docstring)."""
+        self.scan_requested = False
+        seen: dict[Inode, tuple[str, os.stat_result]] = {}
+        for path in self.provider.paths():
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            seen.setdefault((st.st_dev, st.st_ino), (path, st))
+        for inode, state in list(self._by_inode.items()):
+            if inode in seen:
+                path, st = seen.pop(inode)
+                if path != state.path:
+                    self._renamed(state, path)
+                state.gone = False
+                self._check(state, st)
+            elif not state.gone:
+                log.info("%s is gone (deleted or moved away); draining what is left", state.path)
+                state.gone = True
+                self.metrics.rotations.inc()
+                self._mark_ready(state)
+        for inode in list(self._waiting):
+            if inode not in seen:
+                del self._waiting[inode]
+        for path, st in seen.values():
+            self._discover(path, st, force_identify)
+        if self._first_scan:
+            self._first_scan = False
+            self._saved.clear()  # entries of files that no longer exist: their keys stay reserved
+        self.update_gauges()
+
+    def hint(self, path: str) -> None:
+        """A change notification for ``path`` (any kind); unknown paths trigger a scan."""
+        state = self._by_path.get(path)
+        if state is not None and state.tailer is not None:
+            self._mark_ready(state)
+        else:
+            self.scan_requested = True
+
+    def _renamed(self, state: FileState, path: str) -> None:
+        log.info("%s was renamed to %s; reading it to its end", state.path, path)
+        if self._by_path.get(state.path) is state:
+            del self._by_path[state.path]
+        state.path = path
+        state.moved = True
+        self._by_path[path] = state
+        self.metrics.rotations.inc()
+        if state.tailer is not None:
+            state.tailer.path = path
+
+    def _check(self, state: FileState, st: os.stat_result) -> None:
+        """Compare a tracked file with a fresh stat: growth, truncation, rewrite."""
+        changed = st.st_size != state.size
+        state.size = st.st_size
+        tailer = state.tailer
+        read = state.read_offset()
+        if st.st_size < read or ((tailer is not None or changed) and not self._head_matches(state)):
+            self._restart(state, st)
+        elif tailer is not None:
+            if st.st_size > tailer.read_pos or state.outbox:
+                self._mark_ready(state)
+        elif st.st_size > read:
+            self._reopen(state)
+
+    def _head_matches(self, state: FileState) -> bool:
+        fd = state.tailer.fd if state.tailer else None
+        try:
+            if fd is None:
+                with open(state.path, "rb") as handle:
+                    head = handle.read(state.identity.fp_length)
+            else:
+                head = pread(fd, state.identity.fp_length, 0)
+        except OSError:
+            return True  # cannot tell now; the next scan checks again
+        return state.identity.matches(head)
+
+    def _restart(self, state: FileState, st: os.stat_result) -> None:
+        log.warning("%s was truncated or rewritten; reading it again from the start", state.path)
+        self.metrics.truncations.inc()
+        self._retire(state)
+        self._discover(state.path, st, force=True)
+
+    def _retire(self, state: FileState) -> None:
+        self.dirty = True
+        state.retired = state.gone = True
+        if state.tailer is not None:
+            state.tailer.close()
+            state.tailer = None
+        if self._by_inode.get(state.inode) is state:
+            del self._by_inode[state.inode]
+        if self._by_path.get(state.path) is state:
+            del self._by_path[state.path]
+        if state.outbox:
+            self._mark_ready(state)  # records read before the truncation are still shipped
+        else:
+            self.states.pop(state.key, None)
+
+    def _discover(self, path: str, st: os.stat_result, force: bool) -> None:
+        inode = (st.st_dev, st.st_ino)
+        if st.st_size == 0:
+            return
+        try:
+            fd = open_shared(path)
+        except OSError as exc:
+            self._read_error(path, exc)
+            return
+        try:
+            state = self._identify(fd, path, inode, force)
+        except OSError as exc:
+            os.close(fd)
+            self._read_error(path, exc)
+            return
+        except BaseException:
+            os.close(fd)
+            raise
+        if state is None:
+            os.close(fd)
+            return
+        self._waiting.pop(inode, None)
+        self.dirty = True
+        self.states[state.key] = state
+        self._by_inode[inode] = state
+        self._by_path[path] = state
+        self._reserved_keys.add(state.key)
+        self._open(state, fd)
+
+    def _identify(self, fd: int, path: str, inode: Inode, force: bool) -> FileState | None:
+        fst = os.fstat(fd)
+        if (fst.st_dev, fst.st_ino) != inode:
+            return None  # replaced between stat and open: the next scan sees the new file
+        head = pread(fd, FINGERPRINT_MAX, 0)
+        for entry in self._saved.pop(inode, []):
+            if entry.identity.matches(head) and fst.st_size >= entry.offset:
+                log.debug("%s resumes at offset %d", path, entry.offset)
+                return self._state(
+                    entry.identity, path, entry.format, entry.encoding, (entry.offset, entry.line)
+                )
+            if entry.identity.matches(head):
+                log.warning("%s shrank below its checkpoint while stopped; reading it from the start", path)
+                self.metrics.truncations.inc()
+        length = fingerprint_length(head)
+        if length is None:
+            if not force and not self._identify_due(inode, path, fst.st_size):
+                return None
+            length = len(head)
+        identity = FileIdentity.from_head(inode[0], inode[1], head, length)
+        n = 1
+        while identity.key in self._reserved_keys or identity.key in self.states:
+            identity = identity.with_suffix(f"~{n}")
+            n += 1
+        fmt, encoding = detect(
+            fd,
+            path,
+            encoding=self.tail.encoding or None,
+            fmt=self.tail.format,
+            max_line_bytes=self.tail.max_line_bytes,
+        )
+        log.info("tracking %s (format %s, encoding %s, id %s)", path, fmt, encoding, identity.key)
+        return self._state(identity, path, fmt, encoding, (0, 1))
+
+    def _state(
+        self, identity: FileIdentity, path: str, fmt: str, encoding: str | None, start: tuple[int, int]
+    ) -> FileState:
+        return FileState(
+            identity,
+            path,
+            log_kind(path),
+            fmt,
+            encoding,
+            committed=start,
+            position=start,
+            last_change=self.clock(),
+            moved=path.lower().endswith(".lo_"),
+        )
+
+    def _identify_due(self, inode: Inode, path: str, size: int) -> bool:
+        now = self.clock()
+        previous = self._waiting.get(inode)
+        if previous is None or previous[2] != size:
+            self._waiting[inode] = (path, now, size)
+            return self.tail.identify_wait_s == 0
+        return now - previous[1] >= self.tail.identify_wait_s
+
+    def _reopen(self, state: FileState) -> None:
+        try:
+            fd = open_shared(state.path)
+        except OSError as exc:
+            self._read_error(state.path, exc)
+            return
+        self._open(state, fd)
+
+    def _open(self, state: FileState, fd: int) -> None:
+        offset, line = state.position
+        try:
+            state.tailer = FileTailer(
+                fd,
+                state.path,
+                fmt=state.fmt,
+                encoding=state.encoding,
+                offset=offset,
+                line=line,
+                max_line_bytes=self.tail.max_line_bytes,
+                chunk_bytes=self.tail.read_chunk_bytes,
+            )
+        except OSError as exc:
+            os.close(fd)
+            self._read_error(state.path, exc)
+            return
+        except MpwatchError as exc:  # no parser for the stored format: never stall, ship raw lines
+            log.warning("%s: %s; shipping its lines as raw records", state.path, exc)
+            state.fmt = "raw"
+            self._open(state, fd)
+            return
+        state.last_change = self.clock()
+        self._mark_ready(state)
+
+    def _read_error(self, path: str, exc: OSError) -> None:
+        log.warning("cannot read %s: %s", path, exc)
+        self.metrics.read_errors.inc()
+
+    def _close(self, state: FileState) -> None:
+        tailer = state.tailer
+        if tailer is not None:
+            state.position = tailer.resume
+            state.encoding = tailer.encoding
+            tailer.close()
+            state.tailer = None
+
+    # ------------------------------------------------------------------ timers
+    def housekeeping(self) -> None:
+        """Apply idle timers (held records, rotated/deleted files, inactive handles)."""
+        now = self.clock()
+        tail = self.tail
+        for state in list(self.states.values()):
+            tailer = state.tailer
+            if tailer is None:
+                if state.gone and not state.outbox:
+                    self._forget(state)
+                continue
+            if not tailer.at_eof:
+                continue
+            idle = now - state.last_change
+            if tailer.holds_record and idle >= tail.multiline_idle_s:
+                state.outbox.extend(tailer.flush_held())
+                self._mark_ready(state)
+            if (state.moved or state.gone) and idle >= tail.rotate_wait_s:
+                if self._size(state) > tailer.read_pos:
+                    self._mark_ready(state)
+                    continue
+                state.outbox.extend(tailer.finish())
+                self._close(state)
+                log.info("closed %s (read to its end)", state.path)
+                self._mark_ready(state)
+            elif idle >= tail.close_inactive_s and not tailer.holds_record and not state.outbox:
+                self._close(state)
+        for inode, (_path, since, _size) in self._waiting.items():
+            if now - since >= tail.identify_wait_s and inode not in self._by_inode:
+                self.scan_requested = True
+        self.update_gauges()
+
+    def _size(self, state: FileState) -> int:
+        with contextlib.suppress(OSError):
+            state.size = os.fstat(state.tailer.fd).st_size if state.tailer else state.size
+        return state.size
+
+    def _forget(self, state: FileState) -> None:
+        self.dirty = True
+        self.states.pop(state.key, None)
+        if self._by_inode.get(state.inode) is state:
+            del self._by_inode[state.inode]
+        if self._by_path.get(state.path) is state:
+            del self._by_path[state.path]
+
+    def end_of_run(self) -> None:
+        """End of a ``--once`` run: held multi-line records are shipped; rotated files (``.lo_``, never
+        appended to again) are finished, partial last line included. Other partial lines still wait."""
+        for state in list(self.states.values()):
+            tailer = state.tailer
+            if tailer is None:
+                continue
+            if state.moved or state.gone:
+                state.outbox.extend(tailer.finish())
+                self._close(state)
+            elif tailer.holds_record:
+                state.outbox.extend(tailer.flush_held())
+            if state.outbox:
+                self._mark_ready(state)
+
+    # ------------------------------------------------------------------ reading into batches
+    def _mark_ready(self, state: FileState) -> None:
+        if state not in self._ready_set:
+            self._ready_set.add(state)
+            self._ready.append(state)
+
+    @property
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    def fill(self, batch: Batch, *, read: bool = True) -> None:
+        """Move records into ``batch`` until it is full or nothing is ready; ``read=False`` only drains
+        records already read (shutdown)."""
+        while self._ready and not batch.full:
+            state = self._ready.popleft()
+            self._ready_set.discard(state)
+            tailer = state.tailer
+            if read and not state.outbox and tailer is not None:
+                self._read(state, tailer)
+            self._move(state, batch)
+            if state.outbox or (read and tailer is not None and state.tailer is tailer and not tailer.at_eof):
+                self._mark_ready(state)
+            elif state.retired and not state.outbox:
+                self.states.pop(state.key, None)
+
+    def _read(self, state: FileState, tailer: FileTailer) -> None:
+        cut_before = tailer.truncated_lines
+        try:
+            framed, count = tailer.read()
+        except OSError as exc:
+            self._read_error(state.path, exc)
+            self._close(state)
+            return
+        if count:
+            state.last_change = self.clock()
+            state.size = max(state.size, tailer.read_pos)
+        if tailer.truncated_lines != cut_before:
+            self.metrics.truncated_lines.inc(tailer.truncated_lines - cut_before)
+        state.outbox.extend(framed)
+
+    def _move(self, state: FileState, batch: Batch) -> None:
+        host, limit = self.config.host, self.max_record_bytes
+        outbox = state.outbox
+        while outbox and not batch.full:
+            item = outbox.popleft()
+            record = item.record
+            value = encode_within(host, state.kind, state.path, state.key, record, limit)
+            batch.add(state, state.kind, value, record.size, (item.offset, item.line))
+            if record.format == "raw" and state.fmt != "raw":
+                batch.fallbacks += 1
+
+    # ------------------------------------------------------------------ confirmed positions
+    def commit(self, batch: Batch) -> None:
+        """The output accepted ``batch``: move each file's confirmed position."""
+        for state, resume in batch.marks.items():
+            state.committed = resume
+            state.updated = ""
+        self.dirty = True
+
+    def settle(self) -> None:
+        """Nothing is in flight: every framed record was delivered, so positions may advance past lines
+        that produced no record (headers, blank lines)."""
+        for state in self.states.values():
+            if state.outbox or state.retired:
+                continue
+            resume = state.tailer.resume if state.tailer else state.position
+            if resume[0] > state.committed[0]:
+                state.committed = resume
+                state.updated = ""
+                self.dirty = True
+
+    def entries(self) -> dict[str, CheckpointEntry]:
+        """The checkpoint content: confirmed positions of files that still exist."""
+        stamp = now_iso()
+        out: dict[str, CheckpointEntry] = {}
+        for key, state in self.states.items():
+            if state.retired or (state.gone and state.tailer is None):
+                continue
+            if not state.updated:
+                state.updated = stamp
+            offset, line = state.committed
+            encoding = state.tailer.encoding if state.tailer else state.encoding
+            out[key] = CheckpointEntry(
+                state.identity, offset, line, state.path, encoding, state.fmt, state.updated
+            )
+        return out
+
+    def idle(self) -> bool:
+        """True when nothing is ready and every open file was read to its current end."""
+        return not self._ready and all(not s.outbox for s in self.states.values())
+
+    def update_gauges(self) -> None:
+        lag: dict[str, int] = {}
+        open_files = 0
+        for state in self.states.values():
+            if state.retired:
+                continue
+            open_files += state.tailer is not None
+            lag[state.kind] = lag.get(state.kind, 0) + max(0, state.size - state.committed[0])
+        for path, _since, size in self._waiting.values():
+            kind = log_kind(path)
+            lag[kind] = lag.get(kind, 0) + size
+        for kind in KINDS:  # every series is set, so a caught-up kind shows 0
+            self.metrics.lag_bytes.labels(kind).set(lag.get(kind, 0))
+        self.metrics.files_watched.set(len(self._by_inode) + len(self._waiting))
+        self.metrics.files_open.set(open_files)
+
+    def close(self) -> None:
+        for state in self.states.values():
+            self._close(state)
