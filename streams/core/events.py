@@ -1,0 +1,175 @@
+"""The event model: what one log record means for one target server.
+
+Identity. An event is identified by where it came from: the source host, the file identity and the
+record's byte offset, plus a sub-index when one record yields several events. ``pos`` packs offset and
+sub-index into one integer (``offset * 16 + sub``), so ``(host, file_id, pos)`` is the stable id and
+replaying the same bytes yields the same ids.
+
+Chains. ``prev`` is the ``pos`` of the previous event the extractor produced for the *same target
+server from the same file* (-1 for the first one). The reducer uses these links to remember which
+events it has applied as a few closed intervals per file instead of a set of every id (see
+reducer.py).
+
+Ordering. ``key`` = (time, host, file_id, pos) orders events by time and breaks ties by source order;
+every timeline and every rule works on events sorted by this key, so arrival order never matters.
+
+Times are integers: microseconds since the Unix epoch, UTC. ``inferred`` says the log gave no zone
+and the time was placed with the host's learned or configured UTC offset.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+SUB_BITS = 16  # positions per record: at most 16 events from one record
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Event:
+    """One typed, attributed, timed fact. Immutable by convention; cheap to build and compare."""
+
+    __slots__ = (
+        "data",
+        "file",
+        "file_id",
+        "fkey",
+        "host",
+        "inferred",
+        "key",
+        "kind",
+        "line",
+        "message",
+        "mp",
+        "pos",
+        "prev",
+        "server",
+        "text",
+        "ts",
+        "variant",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        server: str,
+        ts: int,
+        host: str,
+        file_id: str,
+        pos: int,
+        *,
+        variant: str = "",
+        prev: int = -1,
+        line: int = 0,
+        file: str = "",
+        text: str = "",
+        message: str = "",
+        inferred: bool = False,
+        mp: bool = False,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.variant = variant
+        self.server = server
+        self.ts = ts
+        self.inferred = inferred
+        self.host = host
+        self.file_id = file_id
+        self.file = file or file_id
+        self.pos = pos
+        self.prev = prev
+        self.line = line
+        self.text = text
+        self.message = message or text
+        self.mp = mp
+        self.data = data
+        self.fkey = (host, file_id)
+        self.key = (ts, host, file_id, pos)
+
+    @property
+    def offset(self) -> int:
+        """Byte offset of the record this event came from."""
+        return self.pos // SUB_BITS
+
+    @property
+    def id(self) -> str:
+        """Stable id: ``host|file_id|offset[.sub]``."""
+        offset, sub = divmod(self.pos, SUB_BITS)
+        return f"{self.host}|{self.file_id}|{offset}" + (f".{sub}" if sub else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """orjson-friendly mapping; :meth:`from_dict` gives back an equal event."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "variant": self.variant,
+            "server": self.server,
+            "ts": self.ts,
+            "inferred": self.inferred,
+            "host": self.host,
+            "file_id": self.file_id,
+            "file": self.file,
+            "pos": self.pos,
+            "prev": self.prev,
+            "line": self.line,
+            "text": self.text,
+            "message": self.message,
+            "mp": self.mp,
+        }
+        if self.data:
+            out["data"] = self.data
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(
+            d["kind"],
+            d["server"],
+            d["ts"],
+            d["host"],
+            d["file_id"],
+            d["pos"],
+            variant=d.get("variant", ""),
+            prev=d.get("prev", -1),
+            line=d.get("line", 0),
+            file=d.get("file", ""),
+            text=d.get("text", ""),
+            message=d.get("message", ""),
+            inferred=d.get("inferred", False),
+            mp=d.get("mp", False),
+            data=d.get("data"),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Event({self.kind}:{self.variant} {self.server} {iso(self.ts)} {self.id})"
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken as UTC wall time."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return calendar.timegm(value.timetuple()) * 1_000_000 + value.microsecond
+
+
+def from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def iso(us: int) -> str:
+    """ISO 8601 UTC with a ``Z``: whole seconds, or milliseconds when there are any."""
+    dt = from_us(us)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    ms = dt.microsecond // 1000
+    return f"{text}.{ms:03d}Z" if ms else f"{text}Z"
+
+
+def parse_iso(text: str) -> int:
+    """Parse an ISO 8601 time (``Z`` or an offset; naive means UTC) into epoch microseconds."""
+    value = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+    return to_us(value)

@@ -1,0 +1,257 @@
+"""Records -> events: typing, target-server attribution and time placement for one host's log stream.
+
+One ``EventExtractor`` follows the records of one log *stream* of one source host, in file order
+(a rotated ``sitecomp.lo_`` and then ``sitecomp.log`` may share one extractor, so thread context
+survives the rotation). It is stateful but does no I/O:
+
+* **Target attribution.** A STATMSG names its system (``SYS=``). MP-side logs (MPSetup, MPMSI,
+  MPControl, IIS, CCM logs) concern the host they came from. SiteComp lines mostly do not name the
+  server they are about, so each SiteComp thread carries a context target, set by
+  ``Synchronizing component server X``, ``on/to/of server X`` and UNC paths ``\\\\X\\...`` (a UNC path
+  naming the site server itself does not move the context). Several installs on different threads are
+  therefore attributed independently.
+* **Drive enumeration.** A NAL failure on a drive share (``N$``) while the thread enumerates drives A..Z,
+  or on any drive other than the chosen install drive, is a normal probe (``nal_drive_probe``); on
+  ``admin$`` (or on the chosen drive after the choice) it is ``nal_unreachable``.
+* **Time.** Zoned times are used as they are. Zoneless local times are placed with the host clock and
+  flagged ``inferred``. A record without any time takes the previous time of its file (inferred);
+  events before the first time of a file wait for it (``finish`` counts and drops any that never got
+  one, in ``stats['untimed']``).
+* **Chains.** Each event carries ``prev``, the position of the previous event for the same server from
+  the same file; the reducer's bounded idempotency relies on it. The chain state must be checkpointed
+  together with the parse position when this runs inside a long-lived worker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from streams.core import kinds as K
+from streams.core import matchers as M
+from streams.core.clock import HostClock, offset_from_record
+from streams.core.events import SUB_BITS, Event, to_us
+from streams.core.servers import canonical_server
+from streams.formats.record import Record
+
+_DRIVE_SHARE = re.compile(r"([A-Za-z])\$")
+_SETUP_FORMATS = frozenset({"mpsetup", "msi"})
+_OTHER_RULES = M.MPCONTROL_RULES + M.SETUP_RULES
+
+
+class _Thread:
+    __slots__ = ("drive", "enumerating", "target")
+
+    def __init__(self, target: str = "", enumerating: bool = False, drive: str = "") -> None:
+        self.target = target
+        self.enumerating = enumerating
+        self.drive = drive
+
+
+class EventExtractor:
+    """Turns the records of one host's log stream into events (see the module docstring)."""
+
+    def __init__(self, host: str, clock: HostClock | None = None, *, learn: bool = False) -> None:
+        self.host = canonical_server(host) or "UNKNOWN"
+        self.clock = clock if clock is not None else HostClock()
+        self.learn = learn  # observe UTC offsets from this stream's zoned records (streaming use)
+        self.stats: Counter[str] = Counter()
+        self._threads: dict[str, _Thread] = {}
+        self._chain: dict[tuple[str, str], int] = {}
+        self._last_ts: dict[str, int] = {}
+        self._learned: set[str] = set()
+        self._waiting: dict[str, list[tuple[Record, str, str, list[tuple[str, M.Hit]]]]] = {}
+        self._max_aware: datetime | None = None
+        self._max_local: datetime | None = None
+
+    # ------------------------------------------------------------------ public API
+    def feed(self, record: Record, file_id: str, file: str = "") -> list[Event]:
+        """Events of one record (usually none). ``file_id`` is the file identity used in event ids."""
+        self.stats["records"] += 1
+        file = file or record.file or file_id
+        hits = self._hits(record)
+        ts, inferred = self._time(record, file_id)
+        if not hits:
+            return []
+        if ts is None:
+            self._waiting.setdefault(file_id, []).append((record, file_id, file, hits))
+            return []
+        out = self._flush_waiting(file_id, ts)
+        out.extend(self._events(record, file_id, file, hits, ts, inferred))
+        return out
+
+    def finish(self) -> list[Event]:
+        """End of input: events that never got a time are counted (``stats['untimed']``) and dropped."""
+        for waiting in self._waiting.values():
+            self.stats["untimed"] += sum(len(hits) for *_, hits in waiting)
+        self._waiting.clear()
+        return []
+
+    def latest_ts(self) -> int | None:
+        """Latest record time seen (any record, matched or not), in UTC microseconds."""
+        best = to_us(self._max_aware) if self._max_aware is not None else None
+        if self._max_local is not None:
+            local = self.clock.place(self.host, self._max_local)
+            best = local if best is None else max(best, local)
+        return best
+
+    # ------------------------------------------------------------------ matching + attribution
+    def _hits(self, record: Record) -> list[tuple[str, M.Hit]]:
+        """(target server, hit) pairs for a record; updates SiteComp thread context."""
+        fmt = record.format
+        if fmt == "iis":
+            hit = M.match_iis(record.fields)
+            return [(self.host, hit)] if hit else []
+        spaced, squashed = M.normalize(record.message)
+        statmsg = M.match_statmsg(record.fields) if record.fields.get("statmsg") else None
+        sitecomp = fmt == "sms" and (
+            record.component.upper() == M.SITECOMP_COMPONENT or "sitecomp" in record.file.lower()
+        )
+        if sitecomp:
+            return self._sitecomp(record, spaced, squashed, statmsg)
+        found: list[M.Hit] = [statmsg] if statmsg else []
+        if fmt in _SETUP_FORMATS:
+            rules = M.SETUP_RULES
+        elif fmt == "sms":
+            rules = M.MPCONTROL_RULES
+        else:
+            rules = _OTHER_RULES
+        hit = None if statmsg else M.first_hit(rules, spaced, squashed)
+        if hit:
+            found.append(hit)
+        generic = M.first_hit(M.GENERIC_RULES, spaced, squashed)
+        if generic:
+            found.append(generic)
+        return [(h.server or self.host, h) for h in found]
+
+    def _sitecomp(
+        self, record: Record, spaced: str, squashed: str, statmsg: M.Hit | None
+    ) -> list[tuple[str, M.Hit]]:
+        thread = self._threads.setdefault(record.thread.split(" ", 1)[0], _Thread())
+        named = M.named_server(spaced) if "server" in squashed else ""
+        unc = M.unc_server(spaced)
+        if unc == self.host:
+            unc = ""
+        explicit = named or unc
+        if statmsg is not None:
+            target = statmsg.server or explicit or thread.target
+            if statmsg.kind == K.SQL_ACCESS_GROUP_FAILED and target == self.host and thread.target:
+                target = thread.target  # 5414 is reported on the site server about the MP install
+            return [(target, statmsg)] if target else self._unattributed()
+        if explicit:
+            thread.target = explicit
+        if "enumeratingdrives" in squashed:
+            thread.enumerating = True
+        hit = M.first_hit(M.SITECOMP_RULES, spaced, squashed)
+        if hit is None:
+            hit = M.first_hit(M.GENERIC_RULES, spaced, squashed)
+            if hit is None:
+                return []
+        if hit.kind == K.INSTALL_STARTED:
+            thread.enumerating, thread.drive = False, ""
+        elif hit.kind == K.DRIVE_CHOSEN:
+            thread.enumerating = False
+            thread.drive = (hit.data or {}).get("drive", "")
+        elif hit.kind == K.NAL_UNREACHABLE:
+            share = _DRIVE_SHARE.fullmatch((hit.data or {}).get("share", ""))
+            if share and (thread.enumerating or share.group(1).upper() != thread.drive):
+                hit.kind = K.NAL_DRIVE_PROBE
+        target = hit.server or explicit or thread.target
+        return [(target, hit)] if target else self._unattributed()
+
+    def _unattributed(self) -> list[tuple[str, M.Hit]]:
+        self.stats["unattributed"] += 1
+        return []
+
+    # ------------------------------------------------------------------ time
+    def _time(self, record: Record, file_id: str) -> tuple[int | None, bool]:
+        value = record.time
+        if value is not None and value.tzinfo is not None and not record.time_is_local:
+            if self._max_aware is None or value > self._max_aware:
+                self._max_aware = value
+            if self.learn and file_id not in self._learned:
+                self._learn(record, file_id)
+            ts = to_us(value)
+            self._last_ts[file_id] = ts
+            return ts, False
+        if value is not None:
+            local = value.replace(tzinfo=None)
+            if self._max_local is None or local > self._max_local:
+                self._max_local = local
+            ts = self.clock.place(self.host, local)
+            self._last_ts[file_id] = ts
+            return ts, True
+        status_time = record.fields.get("status_time")
+        if isinstance(status_time, datetime):
+            return to_us(status_time), False
+        return self._last_ts.get(file_id), True
+
+    def _learn(self, record: Record, file_id: str) -> None:
+        offset = offset_from_record(record)
+        if offset is not None and record.time is not None:
+            self._learned.add(file_id)
+            self.clock.observe(self.host, to_us(record.time), offset)
+
+    # ------------------------------------------------------------------ event building
+    def _flush_waiting(self, file_id: str, ts: int) -> list[Event]:
+        out: list[Event] = []
+        for record, fid, file, hits in self._waiting.pop(file_id, ()):
+            out.extend(self._events(record, fid, file, hits, ts, True))
+        return out
+
+    def _events(
+        self,
+        record: Record,
+        file_id: str,
+        file: str,
+        hits: list[tuple[str, M.Hit]],
+        ts: int,
+        inferred: bool,
+    ) -> list[Event]:
+        out = []
+        spaced = " ".join(record.message.replace("~", " ").split())
+        text = M.clip(record.raw.strip() if record.format == "iis" and record.raw else spaced)
+        for sub, (target, hit) in enumerate(hits[:SUB_BITS]):
+            server = canonical_server(target)
+            pos = record.offset * SUB_BITS + sub
+            link = (file_id, server)
+            prev = self._chain.get(link, -1)
+            self._chain[link] = pos
+            self.stats["events"] += 1
+            out.append(
+                Event(
+                    hit.kind,
+                    server,
+                    ts,
+                    self.host,
+                    file_id,
+                    pos,
+                    variant=hit.variant,
+                    prev=prev,
+                    line=record.line,
+                    file=file,
+                    text=text,
+                    message=hit.message or M.clip(spaced, 200),
+                    inferred=inferred,
+                    mp=hit.mp,
+                    data=hit.data,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ checkpointable state
+    def state(self) -> dict[str, Any]:
+        """Thread contexts, chains and last times (waiting events are not included)."""
+        return {
+            "host": self.host,
+            "threads": {k: [t.target, t.enumerating, t.drive] for k, t in self._threads.items()},
+            "chain": [[f, s, p] for (f, s), p in self._chain.items()],
+            "last_ts": dict(self._last_ts),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._threads = {k: _Thread(*v) for k, v in state.get("threads", {}).items()}
+        self._chain = {(f, s): p for f, s, p in state.get("chain", [])}
+        self._last_ts = dict(state.get("last_ts", {}))

@@ -1,0 +1,320 @@
+"""Text rules: what a record's message means (event kinds), robust to how the log wrapped it.
+
+Every message is looked at in two normal forms:
+
+* ``spaced``: ``~`` (the SMS line-break marker) and every run of whitespace or line breaks become one
+  space; names and numbers are captured from this form.
+* ``squashed``: ``spaced`` lower-cased with *all* spaces removed. Rules test fixed phrases against it,
+  so ``"MP.MSI exited with\\nreturn code: 1603"``, ``"mp.msi  EXITED with return code:1603"`` and a
+  line wrapped in the middle of a word all match the same needle.
+
+Rules are grouped in families (SiteComp, MP setup/MSI, MP Control, generic); the extractor picks the
+families that apply to a record's format and component. Within a family the first matching rule wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from streams.core import kinds as K
+from streams.core.servers import canonical_server
+
+TEXT_LIMIT = 400
+MP_COMPONENT = "SMS_MP_CONTROL_MANAGER"
+SITECOMP_COMPONENT = "SMS_SITE_COMPONENT_MANAGER"
+_INSTALL_STATUS = {1013: K.INSTALL_PENDING, 1014: K.INSTALL_IN_PROGRESS, 1015: K.INSTALL_CONFIRMED}
+_INSTALL_COMPS = frozenset({MP_COMPONENT, SITECOMP_COMPONENT, ""})
+_STATUS_TEXT = {
+    1013: "install pending: the component should be installed; SiteComp retries every 60 minutes",
+    1014: "installing the component",
+    1015: "component installed",
+    4908: "could not add the machine account to the SQL Access Group",
+    5414: "could not add the machine account to the SQL Access Group (site server)",
+}
+
+
+@dataclass(slots=True)
+class Hit:
+    """One meaning found in a record. ``server`` is a target named by the record itself, if any."""
+
+    kind: str
+    variant: str = ""
+    server: str = ""
+    mp: bool = False
+    data: dict[str, Any] | None = None
+    message: str = ""
+
+
+def normalize(message: str) -> tuple[str, str]:
+    """(spaced, squashed) forms of a message (see the module docstring)."""
+    spaced = " ".join(message.replace("~", " ").split())
+    return spaced, spaced.replace(" ", "").lower()
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# ----------------------------------------------------------------------------- server names
+_ON_SERVER = re.compile(r"\b(?:on|to|of)\s+server\s+['\"]?([\w$-][\w.$-]*)", re.I)
+_SYNC = re.compile(r"synchronizing\s*component\s*server\s+['\"]?([\w-][\w.-]*)", re.I)
+_UNC = re.compile(r"\\\\([\w-][\w.-]*)\\")
+_NOT_NAMES = frozenset({"", "THE", "A", "THIS", "X"})
+
+
+def _name(raw: str) -> str:
+    name = canonical_server(raw)
+    return "" if name in _NOT_NAMES else name
+
+
+def named_server(spaced: str) -> str:
+    """A target named in words: ``on/to/of server X`` or ``Synchronizing component server X``."""
+    match = _ON_SERVER.search(spaced) or _SYNC.search(spaced)
+    return _name(match.group(1)) if match else ""
+
+
+def sync_server(spaced: str) -> str:
+    match = _SYNC.search(spaced)
+    return _name(match.group(1)) if match else ""
+
+
+def unc_server(spaced: str) -> str:
+    """The machine of the first UNC path (``\\\\X\\share``) in the message."""
+    if "\\\\" not in spaced:
+        return ""
+    match = _UNC.search(spaced.replace(" ", ""))
+    return _name(match.group(1)) if match else ""
+
+
+def unc_share(spaced: str) -> str:
+    match = re.search(r"\\\\[\w.-]+\\([^\\'\"\s]+)", spaced.replace(" ", ""))
+    return match.group(1) if match else ""
+
+
+# ----------------------------------------------------------------------------- rule families
+Rule = Callable[[str, str], Hit | None]
+
+
+def _phrase(needle: str, kind: str, *, start: bool = False, mp: bool = False) -> Rule:
+    def rule(sp: str, sq: str) -> Hit | None:
+        found = sq.startswith(needle) if start else needle in sq
+        return Hit(kind, mp=mp) if found else None
+
+    return rule
+
+
+def _nal(sp: str, sq: str) -> Hit | None:
+    if "nalfailedtoaccessnalpath" not in sq:
+        return None
+    return Hit(K.NAL_UNREACHABLE, server=unc_server(sp), data={"share": unc_share(sp)})
+
+
+def _role(sp: str, sq: str) -> Hit | None:
+    if "assignedthe" not in sq or "roletoserver" not in sq:
+        return None
+    role = re.search(r'assigned the\s*"([^"]*)"', sp, re.I)
+    return Hit(
+        K.ROLE_ASSIGNED,
+        server=named_server(sp),
+        mp="managementpoint" in sq,
+        data={"role": role.group(1)} if role else None,
+    )
+
+
+def _drive(sp: str, sq: str) -> Hit | None:
+    if "isthebestdrivefor" not in sq:
+        return None
+    match = re.search(r"drive'?([a-z]):", sq)
+    return Hit(K.DRIVE_CHOSEN, data={"drive": match.group(1).upper()} if match else None)
+
+
+def _begin(sp: str, sq: str) -> Hit | None:
+    if "beginninginstallationofserver" not in sq:
+        return None
+    return Hit(K.INSTALL_STARTED, server=named_server(sp))
+
+
+SITECOMP_RULES: tuple[Rule, ...] = (
+    _nal,
+    _role,
+    _phrase("componentsms_mp_control_managerflaggedforinstallation", K.COMPONENT_FLAGGED, mp=True),
+    _phrase("installingserver", K.INSTALL_STARTED, start=True),
+    _begin,
+    _drive,
+    _phrase("createdsmsinstallationdirectory", K.INSTALL_DIR_CREATED),
+    _phrase("allfilesinstalled", K.FILES_INSTALLED, start=True),
+    _phrase("startingbootstrapoperations", K.BOOTSTRAP_STARTED),
+    _phrase("executedsuccessfullyonserver", K.BOOTSTRAP_EXECUTED),
+    _phrase("bootstrapoperationscompleted", K.BOOTSTRAP_COMPLETED),
+    _phrase("bootstrapoperationsaborted", K.BOOTSTRAP_ABORTED),
+    _phrase("bootstrapoperationfailed", K.BOOTSTRAP_ABORTED),
+    _phrase("installationsuccessful", K.SITECOMP_INSTALL_OK, start=True),
+    _phrase("failedtocompleteinstallationofserver", K.SITECOMP_INSTALL_FAILED),
+)
+
+
+def _number_after(needle: str, kind: str) -> Rule:
+    pattern = re.compile(re.escape(needle) + r":?(-?\d+)")
+
+    def rule(sp: str, sq: str) -> Hit | None:
+        if needle not in sq:
+            return None
+        match = pattern.search(sq)
+        return Hit(kind, variant=match.group(1) if match else "?", mp=True)
+
+    return rule
+
+
+_HEX_CODE = re.compile(r"errorcodeis:?(?:0x)?([0-9a-f]{8})")
+
+
+def _vdir(sp: str, sq: str) -> Hit | None:
+    if "unabletocreatetheinternetvirtualdirectory" not in sq:
+        return None
+    code = _HEX_CODE.search(sq)
+    vdir = re.search(r"virtual\s*directory\s+(\w+)", sp, re.I)
+    return Hit(
+        K.VDIR_FAILED,
+        variant=code.group(1).upper() if code else "",
+        mp=True,
+        data={"vdir": vdir.group(1)} if vdir else None,
+    )
+
+
+def _error_code(sp: str, sq: str) -> Hit | None:
+    if not sq.startswith("theerrorcodeis"):
+        return None
+    code = _HEX_CODE.search(sq)
+    return Hit(K.SETUP_ERROR_CODE, variant=code.group(1).upper(), mp=True) if code else None
+
+
+def _bits(sp: str, sq: str) -> Hit | None:
+    found = "bitsserverextensions" in sq and "notinstalled" in sq
+    return Hit(K.BITS_MISSING, mp=True) if found else None
+
+
+def _msi_started(sp: str, sq: str) -> Hit | None:
+    found = sq.startswith("installing") and "mp.msi" in sq
+    return Hit(K.MSI_STARTED, mp=True) if found else None
+
+
+def _action_failed(sp: str, sq: str) -> Hit | None:
+    found = "actionended" in sq and re.search(r"returnvalue3(?!\d)", sq) is not None
+    return Hit(K.MSI_ACTION_FAILED, mp=True) if found else None
+
+
+SETUP_RULES: tuple[Rule, ...] = (
+    _phrase("failedtograbexecutionmutex", K.MSI_MUTEX_BUSY, mp=True),
+    _number_after("mainenginethreadisreturning", K.MSI_ENGINE_RETURN),
+    _number_after("exitedwithreturncode", K.MSI_EXIT),
+    _phrase("fatalmsierror", K.MSI_FATAL, mp=True),
+    _vdir,
+    _error_code,
+    _bits,
+    _phrase("iisserviceisnotinstalled", K.IIS_MISSING, mp=True),
+    _phrase("mpsetupstarted", K.MPSETUP_STARTED, mp=True),
+    _phrase("installationwassuccessful", K.MPSETUP_OK, mp=True),
+    _msi_started,
+    _phrase("passedosversioncheck", K.MPSETUP_STEP, mp=True),
+    _phrase("iisserviceisinstalled", K.MPSETUP_STEP, mp=True),
+    _phrase("noversionsofmpareinstalled", K.MPSETUP_STEP, mp=True),
+    _action_failed,
+    _phrase("--installationfailed", K.MSI_PRODUCT_FAILED, mp=True),
+    _phrase("installationcompletedsuccessfully", K.MSI_PRODUCT_OK, mp=True),
+    _phrase("installationoperationcompletedsuccessfully", K.MSI_PRODUCT_OK, mp=True),
+)
+
+
+def _verify(sp: str, sq: str) -> Hit | None:
+    if "httpverification" not in sq or "sms_aut" not in sq:
+        return None
+    code = re.search(r"statuscode:?(\d{3})", sq)
+    if code:
+        variant = code.group(1)
+    elif "noheader" in sq:
+        variant = "no_header"
+    else:
+        variant = "200" if "succeeded" in sq else "failed"
+    return Hit(K.HTTP_VERIFY, variant=variant, mp=True)
+
+
+def _send_failed(sp: str, sq: str) -> Hit | None:
+    at = sq.find("failedtosendhttprequest")
+    if at < 0:
+        return None
+    code = re.search(r"error:?(0x[0-9a-f]+|\d+)", sq[at:])
+    return Hit(K.HTTP_SEND_FAILED, variant=code.group(1) if code else "?", mp=True)
+
+
+MPCONTROL_RULES: tuple[Rule, ...] = (_verify, _send_failed)
+
+
+def _sql_login(sp: str, sq: str) -> Hit | None:
+    found = "loginfailedforuser" in sq and "trustedsqlserverconnection" in sq
+    return Hit(K.SQL_LOGIN_FAILED, mp=True) if found else None
+
+
+GENERIC_RULES: tuple[Rule, ...] = (_sql_login,)
+
+
+def first_hit(rules: tuple[Rule, ...], spaced: str, squashed: str) -> Hit | None:
+    for rule in rules:
+        hit = rule(spaced, squashed)
+        if hit is not None:
+            return hit
+    return None
+
+
+# ----------------------------------------------------------------------------- structured records
+def _unquote(value: object) -> str:
+    return str(value if value is not None else "").strip().strip('"').strip()
+
+
+def match_statmsg(fields: Mapping[str, Any]) -> Hit | None:
+    """A STATMSG line: install statuses, SQL access group failures, other errors and MP statuses."""
+    statmsg = fields.get("statmsg") or {}
+    try:
+        status_id = int(fields.get("status_id", statmsg.get("ID", "")))
+    except (TypeError, ValueError):
+        return None
+    comp = _unquote(statmsg.get("COMP")).upper()
+    sev = _unquote(statmsg.get("SEV")).upper()[:1]
+    target = _name(_unquote(statmsg.get("SYS")))
+    data = {"id": status_id, "sev": sev, "comp": comp}
+    text = _STATUS_TEXT.get(status_id, "")
+    message = f"status {status_id} ({sev or '?'}, {comp or '?'})" + (f": {text}" if text else "")
+    if status_id in _INSTALL_STATUS and comp in _INSTALL_COMPS:
+        kind = _INSTALL_STATUS[status_id]
+        return Hit(kind, server=target, mp=comp == MP_COMPONENT, data=data, message=message)
+    if status_id in (4908, 5414):
+        return Hit(K.SQL_ACCESS_GROUP_FAILED, str(status_id), target, True, data, message)
+    if sev in ("E", "W") or comp == MP_COMPONENT:
+        return Hit(K.STATUS, str(status_id), target, comp == MP_COMPONENT, data, message)
+    return None
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def match_iis(fields: Mapping[str, Any]) -> Hit | None:
+    """An IIS W3C request line: URLScan rejections and failed /SMS_MP/ requests."""
+    stem = str(fields.get("cs-uri-stem") or "")
+    low = stem.lower()
+    status = _int(fields.get("sc-status"))
+    if "rejected-by-urlscan" not in low and not (low.startswith("/sms_mp/") and status >= 400):
+        return None
+    query = str(fields.get("cs-uri-query") or "")
+    sub = _int(fields.get("sc-substatus"))
+    method = str(fields.get("cs-method") or "")
+    url = stem + ("" if query in ("", "-") else f"?{query}")
+    message = f"{method} {url} -> {status}" + (f".{sub}" if sub else "")
+    data = {"status": status, "substatus": sub, "url": url}
+    kind = K.URLSCAN_REJECTED if "rejected-by-urlscan" in low else K.IIS_MP_ERROR
+    return Hit(kind, variant=str(status), mp=True, data=data, message=message.strip())

@@ -1,0 +1,27 @@
+"""Server names: one canonical spelling per machine.
+
+Logs name the same machine as ``MGTPOINT1``, ``mgtpoint1``, ``MGTPOINT1.contoso.com``,
+``\\\\MGTPOINT1\\admin$``, ``'MGTPOINT1'`` or ``MGTPOINT1...``. The canonical name is the upper-case
+NetBIOS (short) name. IPv4 addresses are kept whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_STRIP = " \t'\"`[](){}<>,;:\\/"
+
+
+def canonical_server(name: str) -> str:
+    """Upper-case short name; '' when nothing name-like is left."""
+    text = name.strip().strip(_STRIP).rstrip(".").strip(_STRIP)
+    if not text:
+        return ""
+    if _IPV4.match(text):
+        return text
+    return text.split(".", 1)[0].upper()
+
+
+def same_server(a: str, b: str) -> bool:
+    return canonical_server(a) == canonical_server(b)
