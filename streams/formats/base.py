@@ -10,6 +10,7 @@ resume so that no held line is lost: the byte offset of the oldest line not yet 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 
 from streams.formats.record import Line, Record
 
@@ -21,6 +22,18 @@ class Parser(ABC):
 
     def __init__(self, file: str = "") -> None:
         self.file = file
+        # Line accounting, so callers can prove no byte was lost (see streams.formats.api.ParseStats):
+        self.raw_lines = 0  # physical lines emitted as format 'raw' records (not understood)
+        self.blank_lines = 0  # whitespace-only lines outside any record: no record, bytes counted below
+        self.directive_lines = 0  # lines that configure the parser (IIS '#Fields:' ...): no record
+        self.skipped_bytes = 0  # bytes of those blank and directive lines
+
+    def feed_lines(self, lines: Iterable[Line]) -> list[Record]:
+        """Consume many lines at once (same result as calling ``feed`` on each; parsers may do it faster)."""
+        out: list[Record] = []
+        for line in lines:
+            out.extend(self.feed(line))
+        return out
 
     @abstractmethod
     def feed(self, line: Line) -> list[Record]:

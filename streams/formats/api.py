@@ -1,0 +1,229 @@
+"""The public face of ``streams.formats``: pick a parser, detect a format, parse bytes or files.
+
+``StreamParser`` is the whole per-file pipeline (``LineDecoder`` -> format detection -> ``Parser``) for
+callers that receive bytes piecemeal, such as a tailer; ``parse_bytes`` and ``parse_path`` are the
+one-shot conveniences built on it. ``parse_path`` reads in chunks, so memory stays bounded by the chunk
+size and ``max_line_bytes`` however big the file is.
+
+What is guaranteed about bytes: records come out in file order, they do not overlap, and every input
+byte is in exactly one record or in a blank / directive line that produced none (counted in
+``ParseStats``): ``sum(r.size for r in records) + stats.skipped_bytes == len(data)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.errors import InputError, UnknownFormatError
+from streams.formats.base import Parser
+from streams.formats.cmtrace import CmtraceParser
+from streams.formats.decode import LineDecoder
+from streams.formats.detect import SAMPLE_LINES, detect_format
+from streams.formats.iis import IisParser
+from streams.formats.mpsetup import MpsetupParser
+from streams.formats.msi import MsiParser
+from streams.formats.raw import RawParser, is_blank
+from streams.formats.record import FORMATS, Line, Record
+from streams.formats.sms import SmsParser
+
+PARSERS: dict[str, type[Parser]] = {
+    "sms": SmsParser,
+    "cmtrace": CmtraceParser,
+    "msi": MsiParser,
+    "mpsetup": MpsetupParser,
+    "iis": IisParser,
+    "raw": RawParser,
+}
+assert tuple(PARSERS) == FORMATS  # one parser per format name, same order
+SNIFF_BYTES = 256 << 10  # decide the format after this many bytes even if fewer lines came
+
+
+def make_parser(name: str, file: str = "") -> Parser:
+    """A fresh parser for format ``name`` (one of ``record.FORMATS``); UnknownFormatError otherwise."""
+    cls = PARSERS.get(name.strip().lower())
+    if cls is None:
+        raise UnknownFormatError(f"unknown format {name!r} (known: {', '.join(FORMATS)})")
+    return cls(file)
+
+
+@dataclass
+class ParseStats:
+    """What parsing produced, for summaries and for proving that no byte went missing."""
+
+    records: dict[str, int] = field(default_factory=dict)  # records per format ('raw' included)
+    raw_lines: int = 0  # physical lines no parser understood (each is one 'raw' record)
+    blank_lines: int = 0  # blank lines outside records (no record)
+    directive_lines: int = 0  # IIS directives (no record)
+    skipped_bytes: int = 0  # bytes of those blank and directive lines
+    lines: int = 0  # physical lines decoded
+    bytes: int = 0  # bytes read
+    files: int = 0  # files parsed
+    formats: dict[str, str] = field(default_factory=dict)  # file -> format used
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
+    def merge(self, other: ParseStats) -> None:
+        """Add another file's (or run's) figures to these."""
+        for name, count in other.records.items():
+            self.records[name] = self.records.get(name, 0) + count
+        self.raw_lines += other.raw_lines
+        self.blank_lines += other.blank_lines
+        self.directive_lines += other.directive_lines
+        self.skipped_bytes += other.skipped_bytes
+        self.lines += other.lines
+        self.bytes += other.bytes
+        self.files += other.files
+        self.formats.update(other.formats)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "records": dict(self.records),
+            "raw_lines": self.raw_lines,
+            "blank_lines": self.blank_lines,
+            "directive_lines": self.directive_lines,
+            "lines": self.lines,
+            "bytes": self.bytes,
+        }
+
+
+class StreamParser:
+    """Bytes of one file in, records out: decoding, format detection (unless given) and parsing.
+
+    Without ``fmt`` the first lines are held until ``detect.SAMPLE_LINES`` non-blank lines (or
+    ``SNIFF_BYTES`` bytes, or ``flush``) allow a decision; then they are parsed like the rest.
+    ``pending_offset`` is where a restart must resume reading so that nothing held is lost.
+    """
+
+    def __init__(
+        self,
+        file: str = "",
+        fmt: str | None = None,
+        *,
+        encoding: str | None = None,
+        start_offset: int = 0,
+        start_line: int = 1,
+        max_line_bytes: int = 1 << 20,
+    ) -> None:
+        self.file = file
+        self.decoder = LineDecoder(
+            encoding=encoding, start_offset=start_offset, start_line=start_line, max_line_bytes=max_line_bytes
+        )
+        self.parser: Parser | None = make_parser(fmt, file) if fmt else None
+        self._sample: list[Line] = []
+        self._sample_text = 0
+        self._sample_bytes = 0
+        self.lines = 0
+        self.bytes = 0
+        self.records = 0
+
+    @property
+    def format(self) -> str | None:
+        """The format in use, None while still sampling the first lines."""
+        return self.parser.name if self.parser is not None else None
+
+    def feed(self, data: bytes) -> list[Record]:
+        """Consume a chunk of the file; return the records it completed."""
+        self.bytes += len(data)
+        return self._take(self.decoder.feed(data), final=False)
+
+    def flush(self) -> list[Record]:
+        """End of input (or a tailer giving up waiting): emit everything still held."""
+        out = self._take(self.decoder.flush(), final=True)
+        if self.parser is not None:
+            tail = self.parser.flush()
+            self.records += len(tail)
+            out.extend(tail)
+        return out
+
+    def pending_offset(self) -> int:
+        """File offset of the first byte not yet part of an emitted record (or skipped line)."""
+        candidates = [self.decoder.offset]
+        if self._sample:
+            candidates.append(self._sample[0].offset)
+        if self.parser is not None:
+            held = self.parser.pending_offset()
+            if held is not None:
+                candidates.append(held)
+        return min(candidates)
+
+    def stats(self) -> ParseStats:
+        """This file's figures (call after ``flush``)."""
+        parser = self.parser
+        stats = ParseStats(files=1, lines=self.lines, bytes=self.bytes)
+        name = self.format or "raw"
+        stats.formats[self.file] = name
+        if parser is None:
+            return stats
+        stats.raw_lines = parser.raw_lines
+        stats.blank_lines = parser.blank_lines
+        stats.directive_lines = parser.directive_lines
+        stats.skipped_bytes = parser.skipped_bytes
+        own = self.records - (parser.raw_lines if name != "raw" else 0)
+        if own:
+            stats.records[name] = own
+        if parser.raw_lines and name != "raw":
+            stats.records["raw"] = parser.raw_lines
+        return stats
+
+    def _take(self, lines: list[Line], final: bool) -> list[Record]:
+        self.lines += len(lines)
+        if self.parser is None:
+            self._sample.extend(lines)
+            for line in lines:
+                self._sample_bytes += line.size
+                if not is_blank(line.text):
+                    self._sample_text += 1
+            if not final and self._sample_text < SAMPLE_LINES and self._sample_bytes < SNIFF_BYTES:
+                return []
+            name = detect_format([line.text for line in self._sample], self.file)
+            self.parser = make_parser(name, self.file)
+            lines, self._sample = self._sample, []
+        out = self.parser.feed_lines(lines)
+        self.records += len(out)
+        return out
+
+
+def parse_bytes(
+    data: bytes, file: str = "", fmt: str | None = None, *, stats: ParseStats | None = None
+) -> Iterator[Record]:
+    """Records of a whole file given as bytes (format detected unless ``fmt``); fills ``stats`` at the end."""
+    stream = StreamParser(file, fmt)
+    yield from stream.feed(data)
+    yield from stream.flush()
+    if stats is not None:
+        stats.merge(stream.stats())
+
+
+def parse_path(
+    path: str | os.PathLike[str],
+    fmt: str | None = None,
+    *,
+    chunk_size: int = 1 << 20,
+    stats: ParseStats | None = None,
+    max_line_bytes: int = 1 << 20,
+) -> Iterator[Record]:
+    """Records of a file, read ``chunk_size`` bytes at a time. InputError if it cannot be read."""
+    name = os.fspath(path)
+    stream = StreamParser(name, fmt, max_line_bytes=max_line_bytes)
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed by the with-block below
+    except OSError as exc:
+        raise InputError(f"{name}: {exc.strerror or exc}") from exc
+    with handle:
+        while True:
+            try:
+                chunk = handle.read(chunk_size)
+            except OSError as exc:
+                raise InputError(f"{name}: {exc.strerror or exc}") from exc
+            if not chunk:
+                break
+            yield from stream.feed(chunk)
+        yield from stream.flush()
+    if stats is not None:
+        stats.merge(stream.stats())

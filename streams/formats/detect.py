@@ -1,0 +1,98 @@
+"""Which format is this file? Decided from content first; the file name is only a tie-breaker.
+
+Each format has a test for a line that *starts a record* in that format. Over the first non-blank
+lines, the format whose test matches most lines wins. When no line matches anything, or two formats
+match equally often, the file name decides if it is one of the well-known names (``u_ex*.log`` is IIS,
+``*msi*.log`` is MSI, ``MPSetup.log``, ``SiteComp.log``/``MPControl.log`` are SMS server logs, CCM client
+logs are CMTrace); otherwise the earlier format in ``record.FORMATS`` order wins a tie, and a file with
+no match at all is 'raw'.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from streams.formats import cmtrace, mpsetup, sms
+from streams.formats.record import FORMATS
+
+SAMPLE_LINES = 20
+
+_MSI_START = re.compile(
+    r"(?:=== (?:Verbose logging|Logging) (?:started|stopped)|MSI \([cs]\) \(|Action (?:start |ended )?\d)"
+)
+_IIS_DIRECTIVE = ("#Software: Microsoft Internet Information Services", "#Fields:", "#Version:", "#Date:")
+_IIS_DATA = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S")
+
+
+def _is_sms(line: str) -> bool:
+    mark = line.rfind(sms.MARK)
+    if mark >= 0:
+        return sms.TRAILER.match(line, mark + 2) is not None
+    return line.endswith(")") and sms.COPY.match(line) is not None
+
+
+def _is_cmtrace(line: str) -> bool:
+    return line.startswith(cmtrace.START) or (cmtrace.END in line and 'time="' in line)
+
+
+def _is_msi(line: str) -> bool:
+    return _MSI_START.match(line) is not None
+
+
+def _is_mpsetup(line: str) -> bool:
+    return mpsetup.STAMP.match(line) is not None
+
+
+def _is_iis(line: str) -> bool:
+    return line.startswith(_IIS_DIRECTIVE) or _IIS_DATA.match(line) is not None
+
+
+LINE_TESTS: dict[str, Callable[[str], bool]] = {
+    "sms": _is_sms,
+    "cmtrace": _is_cmtrace,
+    "msi": _is_msi,
+    "mpsetup": _is_mpsetup,
+    "iis": _is_iis,
+}
+
+
+def format_from_name(filename: str) -> str | None:
+    """The format a well-known log file name suggests, or None."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if not name:
+        return None
+    if re.match(r"u?_?ex\d{6}", name) or name.startswith("u_ex"):
+        return "iis"
+    if "msi" in name and not name.startswith("mpsetup"):
+        return "msi"
+    if name.startswith("mpsetup"):
+        return "mpsetup"
+    if name.startswith(("sitecomp", "mpcontrol", "colleval", "distmgr", "smsexec", "hman", "mpfdm")):
+        return "sms"
+    if name.startswith(("ccm", "smsts", "clienthealth", "updates", "wuahandler", "execmgr", "bdd")):
+        return "cmtrace"
+    return None
+
+
+def detect_format(lines: list[str], filename: str = "") -> str:
+    """Name of the format (one of ``record.FORMATS``) the given first lines of a file are written in."""
+    scores = dict.fromkeys(LINE_TESTS, 0)
+    seen = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > SAMPLE_LINES:
+            break
+        for name, test in LINE_TESTS.items():
+            if test(line):
+                scores[name] += 1
+    best = max(scores.values())
+    hint = format_from_name(filename)
+    if best == 0:
+        return hint or "raw"
+    leaders = [name for name in FORMATS if scores.get(name) == best]
+    if hint in leaders:
+        return hint
+    return leaders[0]

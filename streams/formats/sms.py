@@ -1,0 +1,248 @@
+"""SMS / ConfigMgr server log format (SiteComp.log, MPControl.log, colleval.log ...).
+
+A record is one or more physical lines; the last one ends with a trailer::
+
+    message text  $$<COMPONENT><MM-DD-YYYY HH:MM:SS.mmm+BIAS><thread=N (0xHEX)>
+
+* Physical lines without a trailer belong to the record that the next trailer closes.
+* Exactly the two spaces before ``$$`` are a separator (up to two are removed; more are message).
+* ``~`` in a message stands for a line break: ``message`` has "\\n", ``raw`` keeps the ``~``.
+* BIAS is a Windows bias in minutes: UTC = local + bias (``+480`` PST, ``-60`` CET).
+* Older SMS versions wrote a text timestamp ``<Fri Mar 26 10:43:41.547 1999 Eastern Standard Time>``;
+  Windows zone names map to their bias (see ``timeparse``); an unknown zone gives the local time with
+  ``time_is_local=True``. An unreadable timestamp (the seed document's ``<date time year time zone>``
+  placeholder) gives ``time=None`` and ``fields["time_text"]``.
+* Lines copied from Trace32/CMTrace's grid (``message<TAB>COMPONENT<TAB>12/6/2004 1:21:35 PM<TAB>1700
+  (0x06A4)``, as quoted in Microsoft's documents) are accepted too, as local time.
+
+Severity is inferred from the text (``severity.infer_severity``), except for STATMSG messages whose
+``SEV=`` decides (see ``statmsg``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from streams.formats.base import Parser
+from streams.formats.raw import emit_unparsed, is_blank, span
+from streams.formats.record import Line, Record
+from streams.formats.severity import infer_severity
+from streams.formats.statmsg import PREFIX as STATMSG_PREFIX
+from streams.formats.statmsg import parse_statmsg
+from streams.formats.timeparse import fraction_to_micro, local_to_utc, parse_ctime, zone_bias
+
+MARK = "$$<"
+# matched from the "$$" of the last "$$<" on the line: <COMPONENT><TIME><thread=N (0xHEX)>
+TRAILER = re.compile(r"<([^<>]*)><([^<>]*)><thread=\s*([^\s<>(]*)[^<>]*>\s*$")
+COPY = re.compile(
+    r"(.*?)\s*([A-Za-z_][A-Za-z0-9_]*)\s+(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)(?:\.(\d+))?"
+    r"\s*([AaPp][Mm])?\s+(\d+)\s+\(0x[0-9A-Fa-f]+\)\s*$"
+)
+MAX_HELD_LINES = 2000
+MAX_HELD_BYTES = 4 << 20
+_CACHE_LIMIT = 8192
+
+Stamp = tuple[datetime | None, bool]
+
+
+class SmsParser(Parser):
+    """Incremental parser for the SMS server trailer format."""
+
+    name = "sms"
+
+    def __init__(self, file: str = "") -> None:
+        super().__init__(file)
+        self._held: list[Line] = []
+        self._held_bytes = 0
+        self._stamps: dict[str, Stamp] = {}  # full timestamp text -> parsed
+        self._seconds: dict[str, Stamp | None] = {}  # timestamp without its fraction -> parsed
+
+    # ------------------------------------------------------------------ Parser API
+    def feed(self, line: Line) -> list[Record]:
+        text = line.text
+        mark = text.rfind(MARK)
+        if mark >= 0:
+            match = TRAILER.match(text, mark + 2)
+            if match is not None:
+                return [self._record(line, text, mark, match)]
+        elif text.endswith(")") and " (0x" in text[-24:]:
+            copy = COPY.match(text)
+            if copy is not None:
+                return [self._copy_record(line, copy)]
+        return self._hold(line)
+
+    def feed_lines(self, lines: Any) -> list[Record]:
+        out: list[Record] = []
+        append = out.append
+        match_trailer = TRAILER.match
+        for line in lines:
+            text = line.text
+            mark = text.rfind(MARK)
+            if mark >= 0:
+                match = match_trailer(text, mark + 2)
+                if match is not None:
+                    append(self._record(line, text, mark, match))
+                    continue
+            out.extend(self.feed(line))
+        return out
+
+    def flush(self) -> list[Record]:
+        held, self._held, self._held_bytes = self._held, [], 0
+        return emit_unparsed(self, held)
+
+    def pending_offset(self) -> int | None:
+        return self._held[0].offset if self._held else None
+
+    # ------------------------------------------------------------------ records
+    def _hold(self, line: Line) -> list[Record]:
+        if not self._held and is_blank(line.text):
+            self.blank_lines += 1
+            self.skipped_bytes += line.size
+            return []
+        self._held.append(line)
+        self._held_bytes += line.size
+        if len(self._held) <= MAX_HELD_LINES and self._held_bytes <= MAX_HELD_BYTES:
+            return []
+        oldest = self._held.pop(0)  # no trailer in sight: give the oldest line up as raw
+        self._held_bytes -= oldest.size
+        return emit_unparsed(self, [oldest])
+
+    def _record(self, line: Line, text: str, mark: int, match: re.Match[str]) -> Record:
+        component, stamp, thread = match.groups()
+        message = text[:mark]
+        if message.endswith("  "):
+            message = message[:-2]
+        elif message.endswith(" "):
+            message = message[:-1]
+        if self._held:
+            held = self._held
+            self._held = []
+            self._held_bytes = 0
+            held.append(line)
+            offset, size, number, truncated = span(held)
+            message = "\n".join([h.text for h in held[:-1]] + [message])
+            raw = "\n".join([h.text for h in held])
+        else:
+            offset, size, number, truncated = line.offset, line.size, line.number, line.truncated
+            raw = text
+        if "~" in message:
+            message = message.replace("~", "\n")
+        cached = self._stamps.get(stamp)
+        if cached is None:
+            cached = self._stamp(stamp)
+        when, local = cached
+        fields: dict[str, Any]
+        if message.startswith(STATMSG_PREFIX):
+            fields, severity = parse_statmsg(message)
+            severity = severity or infer_severity(message)
+        else:
+            fields = {}
+            severity = infer_severity(message)
+        if when is None:
+            fields["time_text"] = stamp
+        return Record(
+            "sms", when, component, thread, severity, message, self.file,
+            offset, size, number, fields, raw, local, truncated,
+        )  # fmt: skip
+
+    def _copy_record(self, line: Line, match: re.Match[str]) -> Record:
+        message, component, month, day, year, hour, minute, second, frac, ampm, thread = match.groups()
+        hour_i = int(hour) % 12 + (12 if ampm and ampm.lower() == "pm" else 0) if ampm else int(hour)
+        try:
+            when: datetime | None = datetime(
+                int(year),
+                int(month),
+                int(day),
+                hour_i,
+                int(minute),
+                int(second),
+                fraction_to_micro(frac or ""),
+            )
+        except ValueError:
+            when = None
+        held, self._held, self._held_bytes = self._held, [], 0
+        held.append(line)
+        offset, size, number, truncated = span(held)
+        texts = [h.text for h in held[:-1]] + [message.rstrip()]
+        message = "\n".join(texts).replace("~", "\n")
+        fields: dict[str, Any] = {"trailer": "grid-copy"}
+        return Record(
+            "sms", when, component, thread, infer_severity(message), message, self.file,
+            offset, size, number, fields, "\n".join(h.text for h in held), when is not None, truncated,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ timestamps
+    def _stamp(self, stamp: str) -> Stamp:
+        """Parse a trailer timestamp; cached per distinct text and per distinct second."""
+        result: Stamp | None = None
+        if len(stamp) > 20 and stamp[19] == "." and stamp[2] == "-":
+            cut = stamp.find("+", 20)
+            if cut < 0:
+                cut = stamp.find("-", 20)
+            frac = stamp[20:cut] if cut > 20 else ""
+            if frac.isdigit():
+                key = stamp[:19] + stamp[cut:]
+                base = self._seconds.get(key)
+                if base is None:
+                    base = parse_numeric_stamp(key)
+                    if len(self._seconds) >= _CACHE_LIMIT:
+                        self._seconds.clear()
+                    self._seconds[key] = base
+                if base is not None:
+                    when = base[0]
+                    micro = fraction_to_micro(frac)
+                    result = (
+                        when.replace(microsecond=micro) if when is not None and micro else when,
+                        base[1],
+                    )
+        if result is None:
+            result = parse_numeric_stamp(stamp)
+        if result is None:
+            result = parse_text_stamp(stamp)
+        if len(self._stamps) >= _CACHE_LIMIT:
+            self._stamps.clear()
+        self._stamps[stamp] = result
+        return result
+
+
+_NUMERIC = re.compile(r"\s*(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d+))?\s*([+-]\d+)?\s*$")
+
+
+def parse_numeric_stamp(stamp: str) -> Stamp | None:
+    """``MM-DD-YYYY HH:MM:SS.mmm+BIAS`` -> (aware UTC, False); without bias -> (naive local, True).
+
+    None when the text is not in this shape; (None, False) when it is but names an impossible date.
+    """
+    match = _NUMERIC.match(stamp)
+    if match is None:
+        return None
+    month, day, year, hour, minute, second, frac, bias = match.groups()
+    try:
+        local = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            fraction_to_micro(frac or ""),
+        )
+    except ValueError:
+        return None, False
+    if bias is None:
+        return local, True
+    return local_to_utc(local, int(bias)), False
+
+
+def parse_text_stamp(stamp: str) -> Stamp:
+    """``Fri Mar 26 10:43:41.547 1999 Eastern Standard Time`` -> UTC; unknown zone -> local time."""
+    parsed = parse_ctime(stamp)
+    if parsed is None:
+        return None, False
+    local, zone = parsed
+    bias = zone_bias(zone) if zone else None
+    if bias is None:
+        return local, True
+    return local_to_utc(local, bias), False
