@@ -11,7 +11,8 @@
   number of minutes. Without TZ the time is local (``time_is_local=True``).
 * The fraction may have 1-7 digits (Intune writes 7); dates may be unpadded (``3-21-2026``).
 * ``type``: 0 and 1 info, 2 warning, 3 error (anything else: inferred from the text).
-  ``fields``: ``type`` (int or None), ``source`` (the ``file`` attribute), ``context`` when not empty.
+  ``fields``: ``type`` (int or None), ``source`` (the ``file`` attribute), ``context`` when not empty,
+  ``bias`` (int minutes) when the time has a TZ.
 * Concurrent writers tear lines in real files: a line may hold only the tail of a record (message cut,
   ``]LOG]!><`` and the attributes intact). Such a line is still a cmtrace record, with
   ``fields["torn"] = True``. So every ``]LOG]!><`` ends exactly one record.
@@ -47,7 +48,7 @@ MAX_OPEN_LINES = 5000
 MAX_OPEN_BYTES = 8 << 20
 _CACHE_LIMIT = 8192
 
-Stamp = tuple[datetime | None, bool]
+Stamp = tuple[datetime | None, bool, int | None]  # (time, is local, Windows bias)
 
 
 class CmtraceParser(Parser):
@@ -147,13 +148,15 @@ class CmtraceParser(Parser):
             type_s = attrs.get("type", "")
             thread = attrs.get("thread", "")
             source = attrs.get("file", "")
-        when, local = self._stamp(time_s, date_s)
+        when, local, bias = self._stamp(time_s, date_s)
         severity = TYPES.get(type_s)
         if severity is None:
             severity = infer_severity(message)
         fields: dict[str, Any] = {"type": int(type_s) if type_s.isdigit() else None, "source": source}
         if context:
             fields["context"] = context
+        if bias is not None:
+            fields["bias"] = bias
         if message.startswith(STATMSG_PREFIX):
             status, status_severity = parse_statmsg(message)
             fields.update(status)
@@ -189,7 +192,7 @@ class CmtraceParser(Parser):
             micro = fraction_to_micro(frac)
             if micro:
                 when = when.replace(microsecond=micro)
-        return when, base[1]
+        return when, base[1], base[2]
 
 
 def _split_zone(text: str) -> tuple[str, str, str]:
@@ -208,11 +211,11 @@ def _parse_second(date_s: str, clock: str, zone: str) -> Stamp:
         hour, minute, second = (int(part) for part in clock.split(":"))
         local = datetime(year, month, day, hour, minute, second)
     except ValueError:
-        return None, False
+        return None, False, None
     if not zone or zone in ("+", "-"):
-        return local, True
+        return local, True, None
     try:
         bias = int(zone)
     except ValueError:
-        return local, True
-    return local_to_utc(local, bias), False
+        return local, True, None
+    return local_to_utc(local, bias), False, bias

@@ -11,7 +11,7 @@ A record is one or more physical lines; the last one ends with a trailer::
 * Older SMS versions wrote a text timestamp ``<Fri Mar 26 10:43:41.547 1999 Eastern Standard Time>``;
   Windows zone names map to their bias (see ``timeparse``); an unknown zone gives the local time with
   ``time_is_local=True``. An unreadable timestamp (the seed document's ``<date time year time zone>``
-  placeholder) gives ``time=None`` and ``fields["time_text"]``.
+  placeholder) gives ``time=None`` and ``fields["time_text"]``. A known bias is in ``fields["bias"]``.
 * Lines copied from Trace32/CMTrace's grid (``message<TAB>COMPONENT<TAB>12/6/2004 1:21:35 PM<TAB>1700
   (0x06A4)``, as quoted in Microsoft's documents) are accepted too, as local time.
 
@@ -44,7 +44,7 @@ MAX_HELD_LINES = 2000
 MAX_HELD_BYTES = 4 << 20
 _CACHE_LIMIT = 8192
 
-Stamp = tuple[datetime | None, bool]
+Stamp = tuple[datetime | None, bool, int | None]  # (time, is local, Windows bias)
 
 
 class SmsParser(Parser):
@@ -132,7 +132,7 @@ class SmsParser(Parser):
         cached = self._stamps.get(stamp)
         if cached is None:
             cached = self._stamp(stamp)
-        when, local = cached
+        when, local, bias = cached
         fields: dict[str, Any]
         if message.startswith(STATMSG_PREFIX):
             fields, severity = parse_statmsg(message)
@@ -140,7 +140,9 @@ class SmsParser(Parser):
         else:
             fields = {}
             severity = infer_severity(message)
-        if when is None:
+        if bias is not None:
+            fields["bias"] = bias
+        elif when is None:
             fields["time_text"] = stamp
         return Record(
             "sms", when, component, thread, severity, message, self.file,
@@ -170,7 +172,7 @@ class SmsParser(Parser):
         fields: dict[str, Any] = {"trailer": "grid-copy"}
         return Record(
             "sms", when, component, thread, infer_severity(message), message, self.file,
-            offset, size, number, fields, "\n".join(h.text for h in held), when is not None, truncated,
+            offset, size, number, fields, "\n".join(h.text for h in held), True, truncated,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ timestamps
@@ -196,6 +198,7 @@ class SmsParser(Parser):
                     result = (
                         when.replace(microsecond=micro) if when is not None and micro else when,
                         base[1],
+                        base[2],
                     )
         if result is None:
             result = parse_numeric_stamp(stamp)
@@ -230,19 +233,19 @@ def parse_numeric_stamp(stamp: str) -> Stamp | None:
             fraction_to_micro(frac or ""),
         )
     except ValueError:
-        return None, False
+        return None, False, None
     if bias is None:
-        return local, True
-    return local_to_utc(local, int(bias)), False
+        return local, True, None
+    return local_to_utc(local, int(bias)), False, int(bias)
 
 
 def parse_text_stamp(stamp: str) -> Stamp:
     """``Fri Mar 26 10:43:41.547 1999 Eastern Standard Time`` -> UTC; unknown zone -> local time."""
     parsed = parse_ctime(stamp)
     if parsed is None:
-        return None, False
+        return None, False, None
     local, zone = parsed
     bias = zone_bias(zone) if zone else None
     if bias is None:
-        return local, True
-    return local_to_utc(local, bias), False
+        return local, True, None
+    return local_to_utc(local, bias), False, bias
