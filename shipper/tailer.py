@@ -60,7 +60,7 @@ def detect(
     if fmt == "auto":
         from streams.formats.api import detect_format
 
-        fmt = detect_format(lines, path)
+        fmt = detect_format([line.text for line in lines], path)
     return fmt, decoder.encoding
 
 
