@@ -432,3 +432,16 @@ def test_write_all_cli_and_errors(tmp_path: Path) -> None:
         write_logset("nope", tmp_path)
     with pytest.raises(SystemExit):
         build_main([str(tmp_path), "--flat"])
+
+
+def test_committed_samples_match_the_builder(tmp_path: Path) -> None:
+    """samples/ (make demo) is the demo scenario written flat; regenerate it when the builder changes."""
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    fresh = write_logset(DEMO.name, tmp_path, flat=True)
+    files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    committed = sorted(
+        p.relative_to(samples) for p in samples.rglob("*") if p.is_file() and p.parent != samples
+    )
+    assert files == committed
+    stale = [str(f) for f in files if (fresh / f).read_bytes() != (samples / f).read_bytes()]
+    assert not stale, "run: python -m tests.fixtures.logsets.build samples --scenario demo --flat"
