@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from shipper.winfile import pread
 from streams.formats.base import Parser
-from streams.formats.decode import LineDecoder
+from streams.formats.decode import LineDecoder, sniff_encoding
 from streams.formats.record import Line, Record
 
 #: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
@@ -95,6 +95,7 @@ class FileTailer:
         self.truncated_lines = 0
         self._held: list[tuple[int, int]] = []  # (offset, number) of lines the parser may still hold
         self._cut_offsets: set[int] = set()  # offsets of truncated lines not yet in a framed record
+        self._carry = b""  # odd trailing byte of a UTF-16 read, fed with the next chunk
         if offset > 0 and fmt in PRIMED_FORMATS:
             self._prime(offset)
         os.lseek(fd, offset, os.SEEK_SET)
@@ -111,7 +112,13 @@ class FileTailer:
     @property
     def partial_bytes(self) -> int:
         """Bytes of an unterminated last line waiting in the decoder."""
-        return self.decoder.pending_bytes
+        return self.decoder.pending_bytes + len(self._carry)
+
+    def _two_byte_units(self, data: bytes) -> bool:
+        encoding = self.decoder.encoding or self._encoding
+        if encoding is None:
+            encoding = sniff_encoding(data[:64])[0]
+        return encoding.startswith("utf-16")
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -120,10 +127,19 @@ class FileTailer:
         """Read at most one chunk; returns the records it completed and the bytes read (0 at EOF)."""
         data = os.read(self.fd, self.chunk_bytes)
         self.at_eof = len(data) < self.chunk_bytes
-        if not data:
+        count = len(data)
+        if not count:
             return [], 0
-        self.read_pos += len(data)
-        return self._frame(self.decoder.feed(data)), len(data)
+        self.read_pos += count
+        if self._carry:
+            data = self._carry + data
+            self._carry = b""
+        if len(data) % 2 and self._two_byte_units(data):
+            # hand the decoder whole UTF-16 code units only: a CR unit followed by half of an LF unit
+            # at a chunk edge would otherwise end a line early
+            self._carry = data[-1:]
+            data = data[:-1]
+        return self._frame(self.decoder.feed(data)), count
 
     def flush_held(self) -> list[Framed]:
         """Emit a held multi-line record (the file stayed idle); a partial line still waits."""
@@ -136,7 +152,9 @@ class FileTailer:
 
     def finish(self) -> list[Framed]:
         """The writer is done (file rotated away or deleted): emit everything, partial line included."""
-        out = self._frame(self.decoder.flush())
+        carry, self._carry = self._carry, b""
+        out = self._frame(self.decoder.feed(carry)) if carry else []
+        out.extend(self._frame(self.decoder.flush()))
         out.extend(self.flush_held())
         return out
 

@@ -1,0 +1,168 @@
+"""FileTailer on real files: framing, partial lines, held multi-line records, long lines, encodings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from shipper.tailer import FileTailer, Framed
+from shipper.winfile import open_shared
+from streams.formats.api import parse_path
+
+CORPUS = "/work/shared/corpus/real"
+if not os.path.isdir(CORPUS):  # CI: shared/ sits beside the repository
+    CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "real")
+
+
+def tailer(path, fmt: str, *, offset: int = 0, line: int = 1, encoding=None, chunk: int = 4096, **kw):
+    return FileTailer(
+        open_shared(str(path)), str(path), fmt=fmt, encoding=encoding, offset=offset, line=line,
+        chunk_bytes=chunk, **kw,
+    )  # fmt: skip
+
+
+def read_all(t: FileTailer) -> list[Framed]:
+    out: list[Framed] = []
+    while True:
+        framed, count = t.read()
+        out.extend(framed)
+        if not count:
+            return out
+
+
+def append(path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+def test_partial_last_line_waits_for_its_newline(tmp_path):
+    path = tmp_path / "other.log"
+    path.write_bytes(b"first line\nsecond li")
+    t = tailer(path, "raw")
+    assert [f.record.message for f in read_all(t)] == ["first line"]
+    assert t.resume == (len(b"first line\n"), 2)
+    assert t.partial_bytes > 0
+    assert t.flush_held() == []  # an idle flush never ships a partial line
+    append(path, b"ne\n")
+    framed = read_all(t)
+    assert [f.record.message for f in framed] == ["second line"]
+    assert framed[0].record.offset == len(b"first line\n")
+    assert (framed[0].offset, framed[0].line) == (path.stat().st_size, 3)
+    t.close()
+
+
+def test_multi_line_record_stays_whole_and_resume_point_is_before_it(tmp_path):
+    path = tmp_path / "MPSetup.log"
+    first = b"<12-06-2004 15:35:41> MP Setup Started....\r\n"
+    held = b"<12-06-2004 15:35:42> Installing mp.msi with\r\n    wrapped argument line\r\n"
+    path.write_bytes(first + held)
+    t = tailer(path, "mpsetup")
+    framed = read_all(t)
+    assert [f.record.message for f in framed] == ["MP Setup Started...."]
+    # the second record may continue: a restart must read it again from its first line
+    assert (framed[0].offset, framed[0].line) == (len(first), 2)
+    assert t.resume == (len(first), 2)
+    assert t.holds_record
+    append(path, b"<12-06-2004 15:35:43> Passed OS version check.\r\n")
+    framed = read_all(t)
+    assert len(framed) == 1
+    record = framed[0].record
+    assert "wrapped argument line" in record.message and record.line == 2
+    assert record.offset == len(first) and record.size == len(held)
+    t.close()
+
+
+def test_held_record_is_flushed_on_request_but_partial_line_is_not(tmp_path):
+    path = tmp_path / "MPSetup.log"
+    path.write_bytes(b"<12-06-2004 15:35:41> one\n  two\n<12-06-2004 15:35:4")
+    t = tailer(path, "mpsetup")
+    assert read_all(t) == []
+    framed = t.flush_held()
+    assert [f.record.message.split() for f in framed] == [["one", "two"]]
+    end_of_complete_lines = len(b"<12-06-2004 15:35:41> one\n  two\n")
+    assert (framed[0].offset, framed[0].line) == (end_of_complete_lines, 3)
+    assert t.partial_bytes == len(b"<12-06-2004 15:35:4")
+    rest = t.finish()  # the writer is done: the partial line is shipped too
+    assert [f.record.offset for f in rest] == [end_of_complete_lines]
+    assert rest[-1].offset == path.stat().st_size
+    t.close()
+
+
+def test_finish_ships_the_partial_last_line(tmp_path):
+    path = tmp_path / "other.log"
+    path.write_bytes(b"complete\nno newline at the end")
+    t = tailer(path, "raw")
+    assert len(read_all(t)) == 1
+    framed = t.finish()
+    assert [f.record.message for f in framed] == ["no newline at the end"]
+    assert framed[-1].offset == path.stat().st_size
+    t.close()
+
+
+def test_ten_mib_line_is_truncated_with_a_flag_and_the_file_goes_on(tmp_path):
+    path = tmp_path / "other.log"
+    huge = b"x" * (10 << 20)
+    path.write_bytes(b"before\n" + huge + b"\nafter 1\nafter 2\n")
+    t = tailer(path, "raw", chunk=64 * 1024, max_line_bytes=1 << 20)
+    framed = read_all(t)
+    assert [f.record.truncated for f in framed] == [False, True, False, False]
+    cut = framed[1].record
+    assert len(cut.message) == 1 << 20
+    assert cut.size == len(huge) + 1  # offsets stay exact: the next record starts after the whole line
+    assert framed[2].record.message == "after 1" and framed[2].record.offset == 7 + len(huge) + 1
+    assert t.truncated_lines == 1
+    assert t.resume == (path.stat().st_size, 5)
+    t.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("Dimas-Group__PythonScripts__msi_install.log", "msi"),  # UTF-16LE with BOM
+        ("jimbocalvo__Reddit__ccmsetup.log", "cmtrace"),  # multi-line records
+        ("MarkusBux__CmTrace__MockData.swift.Data2-excerpt.colleval.log", "sms"),
+        ("mrsalmon1976__IISLogReader__LogFile.log", "iis"),
+    ],
+)
+def test_small_chunks_frame_exactly_like_a_one_shot_parse(tmp_path, name, fmt):
+    path = tmp_path / name
+    shutil.copy(os.path.join(CORPUS, name), path)
+    expected = [(r.offset, r.size, r.message) for r in parse_path(path, fmt)]
+    t = tailer(path, fmt, chunk=1000)
+    framed = read_all(t) + t.finish()
+    assert [(f.record.offset, f.record.size, f.record.message) for f in framed] == expected
+    t.close()
+
+
+def test_resuming_at_any_framed_position_loses_and_repeats_nothing(tmp_path):
+    name = "Dimas-Group__PythonScripts__msi_install.log"  # UTF-16LE: resume needs the stored encoding
+    path = tmp_path / "MPMSI.log"
+    shutil.copy(os.path.join(CORPUS, name), path)
+    t = tailer(path, "msi", chunk=777)
+    framed = read_all(t) + t.finish()
+    encoding = t.encoding
+    t.close()
+    offsets = [f.record.offset for f in framed]
+    for cut in range(0, len(framed), max(1, len(framed) // 12)):
+        mark = framed[cut]
+        again = tailer(path, "msi", offset=mark.offset, line=mark.line, encoding=encoding, chunk=777)
+        rest = read_all(again) + again.finish()
+        again.close()
+        assert [f.record.offset for f in rest] == offsets[cut + 1 :]
+        assert [f.record.line for f in rest] == [f.record.line for f in framed[cut + 1 :]]
+
+
+def test_iis_resume_mid_file_still_knows_the_columns(tmp_path):
+    path = tmp_path / "u_ex150101.log"
+    shutil.copy(os.path.join(CORPUS, "mrsalmon1976__IISLogReader__LogFile.log"), path)
+    t = tailer(path, "iis")
+    framed = read_all(t)
+    t.close()
+    middle = framed[len(framed) // 2]
+    again = tailer(path, "iis", offset=middle.offset, line=middle.line)
+    rest = read_all(again)
+    again.close()
+    assert rest and all(f.record.format == "iis" for f in rest)
+    assert [f.record.fields for f in rest] == [f.record.fields for f in framed[len(framed) // 2 + 1 :]]
