@@ -182,6 +182,7 @@ class EventExtractor:
                 self._max_local = local
             ts = self.clock.place(self.host, local)
             self._last_ts[file_id] = ts
+            self.stats["local_times"] += 1
             return ts, True
         status_time = record.fields.get("status_time")
         if isinstance(status_time, datetime):

@@ -18,9 +18,11 @@ Stuck installs
     the paging signal).
 Runtime problems
     If the latest HTTP verification failed, the failures since the last 200 give the cause: 401 ->
-    DC_IIS_ACCOUNT_RESTRICTED, 12029 / no header -> WEB_SITE_PORT_CHANGED, others -> MP_NOT_RESPONDING
-    (specific beats generic). If it succeeded but more than 30 minutes before ``now`` (and no reinstall
-    started since), MP_NOT_RESPONDING. IIS 401 (not 401.2) on /SMS_MP/ after the last 200 supports
+    DC_IIS_ACCOUNT_RESTRICTED, 12029 / no header -> WEB_SITE_PORT_CHANGED, others -> MP_NOT_RESPONDING.
+    A specific cause that explains failing verifications (those two, or SQL_TRUSTED_CONNECTION: the MP
+    cannot reach its database) suppresses the generic MP_NOT_RESPONDING, whose evidence joins it.
+    If it succeeded but more than 30 minutes before ``now`` (and no reinstall started since),
+    MP_NOT_RESPONDING. IIS 401 (not 401.2) on /SMS_MP/ after the last 200 supports
     DC_IIS_ACCOUNT_RESTRICTED. SQL trusted-connection failures and URLScan rejections are active while
     their latest occurrence is within 24 hours of ``now``.
 States
@@ -33,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from streams.core import kinds as K
-from streams.core.catalogue import GENERIC, SPECIFIC, lookup
+from streams.core.catalogue import SPECIFIC, lookup
 from streams.core.events import Event
 
 MINUTE = 60_000_000
@@ -42,7 +44,8 @@ HEALTHY_WINDOW = 30 * MINUTE
 RUNTIME_WINDOW = 24 * 60 * MINUTE
 SITE_LEVEL = frozenset({"SQL_ACCESS_GROUP", "SITE_SYSTEM_UNREACHABLE"})
 MSI_LEVEL = frozenset({"TASK_SCHEDULER_DISABLED", "DTC_DISABLED", "BITS_NOT_INSTALLED"})
-_VERIFY_CODES = frozenset({"DC_IIS_ACCOUNT_RESTRICTED", "WEB_SITE_PORT_CHANGED", "MP_NOT_RESPONDING"})
+# Specific runtime causes that explain failing verifications (URLScan only concerns client requests).
+_EXPLAINS_VERIFY = frozenset({"DC_IIS_ACCOUNT_RESTRICTED", "WEB_SITE_PORT_CHANGED", "SQL_TRUSTED_CONNECTION"})
 _EXIT_KINDS = frozenset({K.MSI_EXIT, K.MSI_ENGINE_RETURN})
 _FIXED_CODES = {
     K.MSI_MUTEX_BUSY: "MSI_MUTEX_BUSY",
@@ -98,7 +101,7 @@ def evaluate(events: list[Event], now: int) -> Verdict:
     stuck = _stuck(events, now, failing=bool(install))
     runtime, last_ok = _runtime(events, now)
     findings = {**install, **stuck, **runtime}
-    ordered = sorted(findings.values(), key=lambda f: (f.events[0].key, f.code))
+    ordered = sorted(findings.values(), key=lambda f: (min(e.key for e in f.events), f.code))
     if install:
         state = "failed"
     elif stuck:
@@ -136,7 +139,7 @@ def _install_failures(events: list[Event]) -> dict[str, Finding]:
         generic = found.pop("MSI_FATAL", None)
         if generic is not None:
             for code in MSI_LEVEL & found.keys():
-                found[code].events = sorted(found[code].events + generic.events, key=lambda e: e.key)
+                found[code].events = found[code].events + generic.events  # own symptoms first
     return found
 
 
@@ -177,11 +180,11 @@ def _runtime(events: list[Event], now: int) -> tuple[dict[str, Finding], Event |
     for code in ("SQL_TRUSTED_CONNECTION", "URLSCAN_REJECTED"):
         if code in found and now - found[code].events[-1].ts > RUNTIME_WINDOW:
             del found[code]
-    verify_codes = _VERIFY_CODES & found.keys()
-    if any(lookup(c).specificity >= SPECIFIC for c in verify_codes):
-        for code in verify_codes:
-            if lookup(code).specificity <= GENERIC:
-                del found[code]
+    causes = _EXPLAINS_VERIFY & found.keys()
+    generic = found.pop("MP_NOT_RESPONDING", None) if causes else None
+    if generic is not None:
+        for code in causes:
+            found[code].events = found[code].events + generic.events  # own symptoms first
     return found, last_ok
 
 

@@ -9,9 +9,10 @@
 
 Times are ISO 8601 UTC with ``Z``. Servers are sorted by name; only servers with some management-point
 specific event appear (a site server that merely runs SiteComp does not). A diagnosis shows at most
-``EVIDENCE_LIMIT`` evidence items (the earliest and the latest halves); ``first_seen``/``last_seen``
-span all of its evidence. Timeline events whose time was placed with an inferred UTC offset end with
-``INFERRED_MARK``; a series the reducer compressed shows one summary entry where the dropped events were.
+``EVIDENCE_LIMIT`` evidence items (the first and the last halves, its own symptoms before supporting
+generic ones); ``first_seen``/``last_seen`` span all of its evidence. Timeline events whose time was
+placed with an inferred UTC offset end with ``INFERRED_MARK``; a series the reducer compressed shows
+one summary entry where the dropped events were.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _diagnosis(finding: Finding) -> dict[str, Any]:
         "title": entry.title,
         "cause": entry.cause,
         "remedy": entry.remedy,
-        "first_seen": iso(events[0].ts),
+        "first_seen": iso(min(e.ts for e in events)),
         "last_seen": iso(max(e.ts for e in events)),
         "evidence": [
             {"host": e.host, "file": e.file, "line": e.line, "time": iso(e.ts), "text": e.text} for e in shown

@@ -1,0 +1,142 @@
+"""``mpwatch diagnose PATH... [--json] [--now TIME] [--host NAME=PATH] [--tz HOST=+HH:MM]``
+
+Reads collected logs and tells, per management point: its state, what went wrong, why, what to do,
+and a compact timeline. PATH is a folder whose immediate subfolders are host names (each holding that
+host's logs at any depth, e.g. SERVER1/SMS/Logs/sitecomp.log, MGTPOINT1/SMS/Logs/MPSetup.log), a
+single log file, or a .zip of such a folder. ``--host NAME=PATH`` names the host of a file or folder.
+``--now`` sets the evaluation time (ISO 8601; default: the latest time in the logs). ``--tz`` gives a
+host's UTC offset when none of its logs states it (MPSetup.log and MSI logs carry local time only).
+
+Exit status 0 when the logs were read (whatever was found), 2 for unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+import orjson
+
+from streams.core.clock import parse_offset
+from streams.core.events import parse_iso
+from streams.errors import InputError
+from streams.loader import discover, parse_host_option
+from streams.offline import RunStats, run
+from streams.render import render
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``diagnose`` sub-command."""
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="diagnose management point installs from collected logs",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="folder of host folders, log file, or .zip")
+    parser.add_argument("--json", action="store_true", help="print the JSON view instead of text")
+    parser.add_argument("--now", metavar="TIME", help="evaluation time, ISO 8601 (default: latest log time)")
+    parser.add_argument(
+        "--host", action="append", default=[], metavar="NAME=PATH", help="logs under PATH are host NAME's"
+    )
+    parser.add_argument(
+        "--tz", action="append", default=[], metavar="HOST=+HH:MM", help="UTC offset of HOST's local times"
+    )
+    parser.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    hosts = [parse_host_option(text) for text in args.host]
+    if not args.paths and not hosts:
+        raise InputError("give at least one PATH (or --host NAME=PATH)")
+    now = _parse_now(args.now)
+    tz = dict(_parse_tz(text) for text in args.tz)
+    sources = discover(args.paths, hosts)
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    result = run(sources, now=now, tz=tz, progress=progress)
+    if progress is not None:
+        progress.done()
+    if args.json:
+        sys.stdout.buffer.write(
+            orjson.dumps(result.view, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        )
+        sys.stdout.flush()
+    else:
+        sys.stdout.write(render(result.view, colour=_colour(sys.stdout)))
+    _notes(result.stats, sys.stderr)
+    return 0
+
+
+def _parse_now(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError as exc:
+        raise InputError(f"bad --now {text!r} (expected ISO 8601, e.g. 2004-12-06T19:00:00Z)") from exc
+
+
+def _parse_tz(text: str) -> tuple[str, int]:
+    host, sep, offset = text.partition("=")
+    if not sep or not host.strip():
+        raise InputError(f"bad --tz {text!r} (expected HOST=+HH:MM)")
+    return host.strip(), parse_offset(offset)
+
+
+def _colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
+def _notes(stats: RunStats, out: TextIO) -> None:
+    """Warnings worth a line on stderr: unreadable files, events that could not be placed."""
+    for error in stats.errors:
+        print(f"mpwatch diagnose: warning: {error}", file=out)
+    untimed = stats.extractor.get("untimed", 0)
+    if untimed:
+        print(f"mpwatch diagnose: warning: {untimed} event(s) had no time and were left out", file=out)
+    for host, (offset, source) in sorted(stats.guessed_offsets.items()):
+        basis = "the site's offset" if source == "site" else "UTC, no zone known"
+        print(
+            f"mpwatch diagnose: note: no log of {host} states its time zone; its local times were placed "
+            f"at {_format_offset(offset)} ({basis}); set it with --tz {host}=+HH:MM",
+            file=out,
+        )
+
+
+def _format_offset(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+class _Progress:
+    """``files 3/12, 120.5/1024.0 MB (11%)`` on one refreshed stderr line, at most 5 times a second."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.last = 0.0
+        self.width = 0
+
+    def __call__(self, stats: RunStats) -> None:
+        moment = time.monotonic()
+        if moment - self.last < 0.2 and stats.files_done < stats.files_total:
+            return
+        self.last = moment
+        total = max(stats.bytes_total, 1)
+        text = (
+            f"mpwatch diagnose: files {stats.files_done}/{stats.files_total}, "
+            f"{stats.bytes_done / 1e6:.1f}/{stats.bytes_total / 1e6:.1f} MB "
+            f"({100 * stats.bytes_done // total}%)"
+        )
+        self.width = max(self.width, len(text))
+        self.out.write("\r" + text.ljust(self.width))
+        self.out.flush()
+
+    def done(self) -> None:
+        if self.width:
+            self.out.write("\r" + " " * self.width + "\r")
+            self.out.flush()
