@@ -1,0 +1,87 @@
+"""Shared pieces of the shipper benchmarks (not a benchmark itself: `make bench` runs bench_*.py only).
+
+``broker()`` yields a bootstrap address: KAFKA_BOOTSTRAP when set, otherwise a broker of the bench's own
+(deploy/local/kafka on free ports in a temporary run folder), stopped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+
+from tests.integration.kafka_helpers import LocalBroker, create_topic  # noqa: E402
+
+
+def note(text: str) -> None:
+    """Progress and context go to stderr; stdout carries only `name: value unit` lines."""
+    print(f"# {text}", file=sys.stderr, flush=True)
+
+
+def result(name: str, value: float, unit: str) -> None:
+    text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    print(f"{name}: {text} {unit}", flush=True)
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    if bootstrap:
+        note(f"using the broker at {bootstrap} (KAFKA_BOOTSTRAP)")
+        yield bootstrap
+        return
+    with tempfile.TemporaryDirectory(prefix="mpwatch-bench-kafka-") as scratch:
+        local = LocalBroker.on_free_ports(Path(scratch) / "run", tls=False)
+        note("starting a broker of its own (deploy/local/kafka)")
+        try:
+            yield local.up()
+        finally:
+            local.down()
+
+
+def new_topic(bootstrap: str, prefix: str, partitions: int = 1) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_topic(bootstrap, name, partitions))
+    return name
+
+
+async def _end_total(consumer: AIOKafkaConsumer, topic: str) -> int:
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+    return sum(offsets.values())
+
+
+class OffsetWatch:
+    """Reads a topic's end offsets (the number of records in it) from a loop of its own."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.loop = asyncio.new_event_loop()
+        self.consumer = self.loop.run_until_complete(self._start(bootstrap))
+
+    @staticmethod
+    async def _start(bootstrap: str) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        return consumer
+
+    def count(self) -> int:
+        return self.loop.run_until_complete(_end_total(self.consumer, self.topic))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.consumer.stop())
+        self.loop.close()
