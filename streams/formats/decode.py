@@ -253,8 +253,8 @@ class LineDecoder:
         last = max(lf, cr)
         if last < 0:
             return 0
-        if last == cr and last + self._unit == end and not final:
-            # a CR as the very last unit: an LF may follow in the next chunk, so that line waits
+        if last == cr and last + self._unit == end - end % self._unit and not final:
+            # a CR as the last whole unit: an LF may follow in the next chunk, so that line waits
             last = max(self._rfind(data, self._lf, last), self._rfind(data, self._cr, last))
             if last < 0:
                 return 0
@@ -423,7 +423,7 @@ class LineDecoder:
             return None
         pos = min(hits)
         if pos == cr:
-            if pos + unit == len(data) and not final:
+            if pos + unit == len(data) - len(data) % unit and not final:
                 self._skipped += pos
                 self._buf = data[pos:]
                 return None

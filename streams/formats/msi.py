@@ -5,7 +5,7 @@ Record starts (anything else continues the previous record, including blank line
 * banners ``=== Verbose logging started: 24/03/2026  05:15:49  Build type: ... ===``,
   ``=== Logging started: 4/25/2015  4:25:27 ===`` and their ``stopped`` twins;
 * ``MSI (c) (A0:18) [hh:mm:ss:mmm]: text`` and ``MSI (c) (A0:18): text`` (no time, as quoted in the
-  seed document);
+  seed document); custom-action threads are written ``(F0!60)``;
 * ``Action start 4:25:27: INSTALL.``, ``Action ended 4:25:27: X. Return value 1.``,
   ``Action 05:15:50: InstallValidate. Validating install``;
 * ``Property(S): NAME = value``, ``Info 2898.``, ``Error 1310.``, ``Warning 1909.``, ``DEBUG: Error 2826:``.
@@ -42,7 +42,7 @@ from streams.formats.timeparse import year_from
 
 COMPONENT = "MSI"
 MSI_LINE = re.compile(
-    r"MSI \(([cs])\) \(([0-9A-Fa-f]+):([0-9A-Fa-f]+)\)"
+    r"MSI \(([cs])\) \(([0-9A-Fa-f]+)[:!]([0-9A-Fa-f]+)\)"
     r"(?: \[(\d{1,2}):(\d\d):(\d\d)(?::(\d{1,3}))?\])?:\s?(.*)",
     re.S,
 )

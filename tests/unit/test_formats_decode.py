@@ -188,3 +188,13 @@ def test_valid_text_round_trips_whatever_the_chunking(text: str, splits: list[in
     if rebuilt and rebuilt[-1] == "":
         rebuilt.pop()
     assert [line.text for line in lines] == rebuilt
+
+
+def test_utf16_cr_followed_by_half_an_lf_waits_for_the_other_half() -> None:
+    data = "abc\r\nz\r\n".encode("utf-16-le")
+    decoder = LineDecoder(encoding="utf-16-le")
+    cut = data.index(b"\n")  # between the two bytes of the LF code unit
+    first = decoder.feed(data[: cut + 1])
+    assert first == []
+    lines = decoder.feed(data[cut + 1 :]) + decoder.flush()
+    assert [(line.text, line.size) for line in lines] == [("abc", 10), ("z", 6)]
