@@ -15,12 +15,12 @@ counted, and the run goes on.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.core.clock import HostClock, offset_from_record
-from streams.core.events import to_us
+from streams.core.events import Event, to_us
 from streams.core.extract import EventExtractor
 from streams.core.reducer import Reducer
 from streams.core.view import build_view
@@ -48,6 +48,7 @@ class RunStats:
     formats: Counter[str] = field(default_factory=Counter)
     extractor: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    latest: int | None = None  # latest record time seen (UTC microseconds)
     guessed_offsets: dict[str, tuple[int, str]] = field(default_factory=dict)  # host -> (minutes, source)
 
 
@@ -80,6 +81,36 @@ def learn_clocks(sources: Iterable[Source], clock: HostClock) -> None:
                 break
 
 
+def iter_events(
+    sources: Iterable[Source],
+    clock: HostClock,
+    stats: RunStats,
+    progress: Progress | None = None,
+) -> Iterator[tuple[Source, list[Event]]]:
+    """Pass 2: (source, events) batches, one per chunk read, in reading order.
+
+    Sources are read in ``Source.order`` whatever order they are given in, so a rotated ``.lo_`` always
+    precedes its ``.log`` in the extractor they share. Fills ``stats`` (including ``stats.latest``).
+    """
+    extractors: dict[tuple[str, str], EventExtractor] = {}
+    for source in sorted(sources, key=lambda s: s.order):
+        extractor = extractors.get(source.stream)
+        if extractor is None:
+            extractor = extractors[source.stream] = EventExtractor(source.host, clock)
+        yield from _read(source, extractor, stats, progress)
+        stats.files_done += 1
+        if progress is not None:
+            progress(stats)
+    for extractor in extractors.values():
+        extractor.finish()
+        stats.extractor.update(extractor.stats)
+        if extractor.stats["local_times"] and not clock.known(extractor.host):
+            stats.guessed_offsets[extractor.host] = clock.offset_for(extractor.host, 0)
+        seen = extractor.latest_ts()
+        if seen is not None and (stats.latest is None or seen > stats.latest):
+            stats.latest = seen
+
+
 def run(
     sources: list[Source],
     *,
@@ -87,39 +118,25 @@ def run(
     tz: Mapping[str, int] | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Diagnose the given sources (as ``loader.discover`` orders them)."""
+    """Diagnose the given sources; "now" defaults to the latest record time."""
     stats = RunStats(files_total=len(sources), bytes_total=sum(s.size for s in sources))
     clock = HostClock(tz)
     learn_clocks(sources, clock)
     reducer = Reducer()
-    extractors: dict[tuple[str, str], EventExtractor] = {}
-    for source in sources:
-        extractor = extractors.get(source.stream)
-        if extractor is None:
-            extractor = extractors[source.stream] = EventExtractor(source.host, clock)
-        _read(source, extractor, reducer, stats, progress)
-        stats.files_done += 1
-        if progress is not None:
-            progress(stats)
-    latest: int | None = None
-    for extractor in extractors.values():
-        extractor.finish()
-        stats.extractor.update(extractor.stats)
-        if extractor.stats["local_times"] and not clock.known(extractor.host):
-            stats.guessed_offsets[extractor.host] = clock.offset_for(extractor.host, 0)
-        seen = extractor.latest_ts()
-        if seen is not None and (latest is None or seen > latest):
-            latest = seen
+    apply = reducer.apply
+    for _source, events in iter_events(sources, clock, stats, progress):
+        stats.events += len(events)
+        for ev in events:
+            stats.events_applied += apply(ev)
     if now is None:
-        now = latest
+        now = stats.latest
     return RunResult(build_view(reducer, now), reducer, stats, now)
 
 
 def _read(
-    source: Source, extractor: EventExtractor, reducer: Reducer, stats: RunStats, progress: Progress | None
-) -> None:
+    source: Source, extractor: EventExtractor, stats: RunStats, progress: Progress | None
+) -> Iterator[tuple[Source, list[Event]]]:
     parser = StreamParser(source.file_id)
-    apply = reducer.apply
     feed = extractor.feed
     file_id = source.file_id
     done = 0
@@ -131,19 +148,17 @@ def _read(
                     break
                 done += len(chunk)
                 stats.bytes_done += len(chunk)
-                for record in parser.feed(chunk):
-                    for ev in feed(record, file_id):
-                        stats.events += 1
-                        stats.events_applied += apply(ev)
+                batch = [ev for record in parser.feed(chunk) for ev in feed(record, file_id)]
+                if batch:
+                    yield source, batch
                 if progress is not None:
                     progress(stats)
     except OSError as exc:
         stats.errors.append(f"{source.origin}: {exc.strerror or exc}")
         stats.bytes_done += max(0, source.size - done)
-    for record in parser.flush():
-        for ev in feed(record, file_id):
-            stats.events += 1
-            stats.events_applied += apply(ev)
+    batch = [ev for record in parser.flush() for ev in feed(record, file_id)]
+    if batch:
+        yield source, batch
     file_stats = parser.stats()
     stats.records += sum(file_stats.records.values())
     stats.formats.update(file_stats.records)

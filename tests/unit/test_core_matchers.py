@@ -1,0 +1,246 @@
+"""Text rules: the same meaning whatever the case, spacing, wrapping or ``~`` line-break markers."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.core import kinds as K
+from streams.core import matchers as M
+from streams.core.servers import canonical_server
+
+
+def setup_hit(message: str) -> M.Hit | None:
+    return M.first_hit(M.SETUP_RULES, *M.normalize(message))
+
+
+def sitecomp_hit(message: str) -> M.Hit | None:
+    return M.first_hit(M.SITECOMP_RULES, *M.normalize(message))
+
+
+def mpcontrol_hit(message: str) -> M.Hit | None:
+    return M.first_hit(M.MPCONTROL_RULES, *M.normalize(message))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "MP.MSI exited with return code: 1603",
+        "MP.MSI exited with \nreturn code: 1603 ",  # wrapped as in the seed
+        "mp.msi   EXITED with return code:1603",
+        "MP.MSI exited~with return code: 1603",
+        "MP.MSI exited with return\r\ncode: 1603",
+    ],
+)
+def test_msi_exit_code_is_read_however_the_line_was_wrapped(message: str) -> None:
+    hit = setup_hit(message)
+    assert hit is not None and hit.kind == K.MSI_EXIT and hit.variant == "1603"
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (
+            "Setup was unable to create \nthe Internet virtual directory CCM_Incoming\n"
+            "The error code is 80041315",
+            "80041315",
+        ),
+        (
+            "Setup was unable to create the Internet virtual directory CCM_Incoming~"
+            "The error code is 80020009",
+            "80020009",
+        ),
+        (
+            "SETUP WAS UNABLE TO CREATE THE INTERNET VIRTUAL DIRECTORY ccm_incoming. "
+            "the error code is 0x80041315",
+            "80041315",
+        ),
+    ],
+)
+def test_virtual_directory_failure_carries_its_error_code(message: str, code: str) -> None:
+    hit = setup_hit(message)
+    assert hit is not None and hit.kind == K.VDIR_FAILED and hit.variant == code
+
+
+def test_error_code_on_a_record_of_its_own() -> None:
+    hit = setup_hit("The error code is 80041315")
+    assert hit is not None and (hit.kind, hit.variant) == (K.SETUP_ERROR_CODE, "80041315")
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "variant"),
+    [
+        ("MSI (c) (A0:18): Failed to grab execution mutex. \nSystem error 258.", K.MSI_MUTEX_BUSY, ""),
+        ("MSI (c) (A0:18): MainEngineThread is returning 1618", K.MSI_ENGINE_RETURN, "1618"),
+        (
+            "Error - \nIIS Service is not installed on the Machine - \nMP Installation cannot continue.",
+            K.IIS_MISSING,
+            "",
+        ),
+        ("IIS Service is installed.", K.MPSETUP_STEP, ""),
+        (
+            "Error 25010. Setup failed: BITS Server Extensions are not installed on this computer.",
+            K.BITS_MISSING,
+            "",
+        ),
+        ("Fatal MSI Error - \nMP.MSI could not be installed.", K.MSI_FATAL, ""),
+        ("Installation\nwas successful.", K.MPSETUP_OK, ""),
+        ("MP Setup Started....", K.MPSETUP_STARTED, ""),
+        ('Installing C:\\SMS\n\\bin\\i386\\mp.msi CCMINSTALLDIR="C:\\SMS_CCM"', K.MSI_STARTED, ""),
+        ("Action ended 16:54:27: InstallFinalize. Return value 3.", K.MSI_ACTION_FAILED, ""),
+        ("Product: SMS Management Point -- Installation failed.", K.MSI_PRODUCT_FAILED, ""),
+    ],
+)
+def test_setup_and_msi_texts(message: str, kind: str, variant: str) -> None:
+    hit = setup_hit(message)
+    assert hit is not None and (hit.kind, hit.variant) == (kind, variant)
+    assert hit.mp
+
+
+def test_return_value_one_is_not_a_failure() -> None:
+    assert setup_hit("Action ended 13:29:01: INSTALL. Return value 1.") is None
+
+
+@pytest.mark.parametrize(
+    ("message", "variant"),
+    [
+        ("Http verification .sms_aut succeeded with status \ncode 200, OK", "200"),
+        ("Http verification .sms_aut failed with status code 401, \nUnauthorized", "401"),
+        ("Http verification .sms_aut failed with no header \nreceived", "no_header"),
+        ("http VERIFICATION .SMS_AUT failed with status code 503, Service Unavailable", "503"),
+    ],
+)
+def test_http_verification_outcomes(message: str, variant: str) -> None:
+    hit = mpcontrol_hit(message)
+    assert hit is not None and (hit.kind, hit.variant) == (K.HTTP_VERIFY, variant)
+
+
+def test_failed_http_request_keeps_the_error_number() -> None:
+    hit = mpcontrol_hit("Failed to send http request /SMS_MP/.sms_aut?\nMPLIST. Error 12029")
+    assert hit is not None and (hit.kind, hit.variant) == (K.HTTP_SEND_FAILED, "12029")
+
+
+def test_sql_login_failure_wrapped_over_three_lines() -> None:
+    text = "Login failed for user '(null)'. \nReason: Not associated with a trusted \nSQL Server connection."
+    hit = M.first_hit(M.GENERIC_RULES, *M.normalize(text))
+    assert hit is not None and hit.kind == K.SQL_LOGIN_FAILED
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ('Assigned the "SMS Component Server" role\nto server MGTPOINT1.', K.ROLE_ASSIGNED),
+        ("Component SMS_MP_CONTROL_MANAGER flagged \nfor installation.", K.COMPONENT_FLAGGED),
+        ("Installing server...", K.INSTALL_STARTED),
+        ("Drive 'C:\\' is the best drive for the SMS \ninstallation directory.", K.DRIVE_CHOSEN),
+        ("Created SMS installation \ndirectory C:\\SMS.", K.INSTALL_DIR_CREATED),
+        ("All files installed.", K.FILES_INSTALLED),
+        ("Starting bootstrap operations...", K.BOOTSTRAP_STARTED),
+        ("Bootstrap operations completed.", K.BOOTSTRAP_COMPLETED),
+        ("Bootstrap operations aborted.", K.BOOTSTRAP_ABORTED),
+        ("Installation successful.", K.SITECOMP_INSTALL_OK),
+    ],
+)
+def test_sitecomp_milestones(message: str, kind: str) -> None:
+    hit = sitecomp_hit(message)
+    assert hit is not None and hit.kind == kind
+
+
+def test_only_the_mp_component_flag_is_an_mp_milestone() -> None:
+    assert sitecomp_hit("Component SMS_DISTRIBUTION_MANAGER flagged for installation.") is None
+
+
+def test_nal_failure_names_server_and_share() -> None:
+    text = (
+        "ERROR: NAL failed to access NAL path 'MSWNET:\n\\\\MGTPOINT1\\N$\\', probably because the machine "
+        "is     down, the network is down,or the Site System Connection Accounts are misconfigured."
+    )
+    hit = sitecomp_hit(text)
+    assert hit is not None and hit.kind == K.NAL_UNREACHABLE
+    assert hit.server == "MGTPOINT1" and (hit.data or {})["share"] == "N$"
+
+
+@pytest.mark.parametrize(
+    ("text", "server"),
+    [
+        ("Synchronizing component server MGTPOINT1...", "MGTPOINT1"),
+        ("Synchronizing component server mgtpoint1.corp.example.com...", "MGTPOINT1"),
+        ("executed successfully\non server MGTPOINT1.", "MGTPOINT1"),
+        ("installation directory on server 'MGTPOINT2'.", "MGTPOINT2"),
+        ("Failed to complete installation of server MGTPOINT3.", "MGTPOINT3"),
+        ("Wrote the Tracing key to server's registry.", ""),
+        ("Testing connectivity to this server using NAL", ""),
+    ],
+)
+def test_named_servers(text: str, server: str) -> None:
+    assert M.named_server(M.normalize(text)[0]) == server
+
+
+def test_unc_server_survives_a_wrap_inside_the_path() -> None:
+    spaced = M.normalize("Installed file \\\\MGTPOINT1\\C$\\SMS\\bin\n\\i386smsexec.exe.")[0]
+    assert M.unc_server(spaced) == "MGTPOINT1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("mgtpoint1", "MGTPOINT1"),
+        ("MGTPOINT1.corp.example.com", "MGTPOINT1"),
+        ("'MgtPoint1'", "MGTPOINT1"),
+        ("MGTPOINT1...", "MGTPOINT1"),
+        ("\\\\MGTPOINT1\\", "MGTPOINT1"),
+        ("10.1.1.21", "10.1.1.21"),
+        ("", ""),
+    ],
+)
+def test_server_name_canonicalisation(raw: str, canonical: str) -> None:
+    assert canonical_server(raw) == canonical
+
+
+def _statmsg(
+    status_id: int, comp: str = "SMS_MP_CONTROL_MANAGER", sev: str = "I", sys: str = "mgtpoint1"
+) -> dict:
+    return {
+        "statmsg": {"ID": str(status_id), "SEV": sev, "COMP": f'"{comp}"', "SYS": sys},
+        "status_id": status_id,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status_id", "kind"),
+    [(1013, K.INSTALL_PENDING), (1014, K.INSTALL_IN_PROGRESS), (1015, K.INSTALL_CONFIRMED)],
+)
+def test_install_statuses_name_their_system(status_id: int, kind: str) -> None:
+    hit = M.match_statmsg(_statmsg(status_id))
+    assert hit is not None and hit.kind == kind and hit.server == "MGTPOINT1" and hit.mp
+
+
+def test_sql_access_group_statuses() -> None:
+    for status_id in (4908, 5414):
+        hit = M.match_statmsg(_statmsg(status_id, "SMS_SITE_COMPONENT_MANAGER", "E"))
+        assert hit is not None and hit.kind == K.SQL_ACCESS_GROUP_FAILED
+
+
+def test_install_status_of_another_component_is_not_an_mp_install_milestone() -> None:
+    hit = M.match_statmsg(_statmsg(1013, "SMS_DISTRIBUTION_MANAGER"))
+    assert hit is None or hit.kind not in (K.INSTALL_PENDING, K.INSTALL_IN_PROGRESS, K.INSTALL_CONFIRMED)
+
+
+def test_iis_urlscan_rejection_and_mp_errors() -> None:
+    rejected = {
+        "cs-method": "GET",
+        "cs-uri-stem": "/<Rejected-By-UrlScan>",
+        "cs-uri-query": "~/ccm_system/request",
+        "sc-status": 404,
+    }
+    hit = M.match_iis(rejected)
+    assert hit is not None and hit.kind == K.URLSCAN_REJECTED and "ccm_system" in hit.message
+    denied = {
+        "cs-uri-stem": "/SMS_MP/.sms_aut",
+        "cs-uri-query": "MPLIST",
+        "sc-status": "401",
+        "sc-substatus": "3",
+    }
+    hit = M.match_iis(denied)
+    assert hit is not None and (hit.kind, hit.variant) == (K.IIS_MP_ERROR, "401")
+    assert M.match_iis({"cs-uri-stem": "/SMS_MP/.sms_aut", "sc-status": 200}) is None
+    assert M.match_iis({"cs-uri-stem": "/iisstart.htm", "sc-status": 404}) is None
