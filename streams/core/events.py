@@ -162,11 +162,9 @@ def from_us(us: int) -> datetime:
 
 
 def iso(us: int) -> str:
-    """ISO 8601 UTC with a ``Z``: whole seconds, or milliseconds when there are any."""
+    """ISO 8601 UTC with milliseconds and ``Z``; fixed width, so the strings sort like the times."""
     dt = from_us(us)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    ms = dt.microsecond // 1000
-    return f"{text}.{ms:03d}Z" if ms else f"{text}Z"
+    return f"{dt.strftime('%Y-%m-%dT%H:%M:%S')}.{dt.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> int:

@@ -64,15 +64,15 @@ def test_learned_offset_places_local_time() -> None:
     clock = HostClock()
     clock.observe("MGTPOINT1", to_us(datetime(2004, 12, 6, 18, 0, tzinfo=UTC)), -300)
     placed = clock.place("mgtpoint1.corp.example.com", datetime(2004, 12, 6, 13, 29, 2))
-    assert iso(placed) == "2004-12-06T18:29:02Z"
+    assert iso(placed) == "2004-12-06T18:29:02.000Z"
 
 
 def test_the_offset_observed_nearest_in_time_is_used_across_a_dst_change() -> None:
     clock = HostClock()
     clock.observe("MP", to_us(datetime(2004, 3, 1, 12, tzinfo=UTC)), -300)  # EST
     clock.observe("MP", to_us(datetime(2004, 7, 1, 12, tzinfo=UTC)), -240)  # EDT
-    assert iso(clock.place("MP", datetime(2004, 3, 2, 8, 0))) == "2004-03-02T13:00:00Z"
-    assert iso(clock.place("MP", datetime(2004, 7, 2, 8, 0))) == "2004-07-02T12:00:00Z"
+    assert iso(clock.place("MP", datetime(2004, 3, 2, 8, 0))) == "2004-03-02T13:00:00.000Z"
+    assert iso(clock.place("MP", datetime(2004, 7, 2, 8, 0))) == "2004-07-02T12:00:00.000Z"
 
 
 def test_observation_order_does_not_matter() -> None:
