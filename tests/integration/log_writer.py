@@ -222,15 +222,24 @@ class LogWriter:
         log.open()
         self.stats.rotations += 1
 
-    def run(self, rate: float, should_stop: Callable[[], bool], tick: float = 0.01) -> None:
-        """Write ``rate`` records per second (in small bursts every ``tick`` s) until ``should_stop()``."""
+    def run(
+        self,
+        rate: float,
+        should_stop: Callable[[], bool],
+        tick: float = 0.01,
+        extra: Callable[[], int] | None = None,
+    ) -> None:
+        """Write ``rate`` records per second (in small bursts every ``tick`` s) until ``should_stop()``;
+        ``extra()`` may ask for more records on top (a burst), written in the same tick."""
         started = time.monotonic()
         done = 0
         while not should_stop():
             due = int((time.monotonic() - started) * rate) - done
             if due > 0:
-                self.write(due)
                 done += due
+            due += extra() if extra is not None else 0
+            if due > 0:
+                self.write(due)
             time.sleep(tick)
 
     def close(self) -> None:
@@ -251,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", required=True, type=Path, help="file listing every record written")
     parser.add_argument("--summary", type=Path, help="JSON statistics written at exit")
     parser.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        help="on SIGUSR1, write this many extra records (in chunks of --burst-chunk per tick)",
+    )
+    parser.add_argument("--burst-chunk", type=int, default=1000)
+    parser.add_argument(
         "--gate-state-dir", type=Path, help="shipper state folder: replace a .lo_ only once it was delivered"
     )
     args = parser.parse_args(argv)
@@ -261,6 +277,19 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal stopping
         stopping = True
 
+    burst_left = 0
+
+    def burst(*_args: object) -> None:
+        nonlocal burst_left
+        burst_left += args.burst
+
+    def extra() -> int:
+        nonlocal burst_left
+        count = min(burst_left, args.burst_chunk)
+        burst_left -= count
+        return count
+
+    signal.signal(signal.SIGUSR1, burst)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
@@ -275,7 +304,11 @@ def main(argv: list[str] | None = None) -> int:
             manifest=manifest,
         )
         try:
-            writer.run(args.rate, lambda: stopping or (deadline is not None and time.monotonic() >= deadline))
+            writer.run(
+                args.rate,
+                lambda: stopping or (deadline is not None and time.monotonic() >= deadline),
+                extra=extra,
+            )
         finally:
             writer.close()
     if args.summary:

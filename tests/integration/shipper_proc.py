@@ -192,6 +192,19 @@ class TopicFollower:
             await self.poll(min(1.0, max(0.05, deadline - loop.time())))
         return True
 
+    async def catch_up(self, timeout: float = 60.0) -> None:
+        """Read until every partition's position reaches the end offset it has now."""
+        consumer = self._consumer
+        assert consumer is not None, "start() first"
+        assigned = list(consumer.assignment())
+        ends = await consumer.end_offsets(assigned)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+            if loop.time() >= deadline:
+                raise TimeoutError(f"{self.topic}: did not reach the end offsets {ends} in {timeout} s")
+            await self.poll(0.5)
+
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
