@@ -60,7 +60,9 @@ class EventExtractor:
         self.stats: Counter[str] = Counter()
         self._threads: dict[str, _Thread] = {}
         self._chain: dict[tuple[str, str], int] = {}
-        self._last_ts: dict[str, int] = {}
+        self._last_time: dict[str, tuple[datetime, bool]] = {}
+        self._records = 0
+        self._local_times = 0
         self._learned: set[str] = set()
         self._waiting: dict[str, list[tuple[Record, str, str, list[tuple[str, M.Hit]]]]] = {}
         self._max_aware: datetime | None = None
@@ -69,12 +71,14 @@ class EventExtractor:
     # ------------------------------------------------------------------ public API
     def feed(self, record: Record, file_id: str, file: str = "") -> list[Event]:
         """Events of one record (usually none). ``file_id`` is the file identity used in event ids."""
-        self.stats["records"] += 1
-        file = file or record.file or file_id
+        self._records += 1
+        if record.time is not None:
+            self._observe(record, file_id)
         hits = self._hits(record)
-        ts, inferred = self._time(record, file_id)
         if not hits:
             return []
+        file = file or record.file or file_id
+        ts, inferred = self._time(record, file_id)
         if ts is None:
             self._waiting.setdefault(file_id, []).append((record, file_id, file, hits))
             return []
@@ -84,6 +88,9 @@ class EventExtractor:
 
     def finish(self) -> list[Event]:
         """End of input: events that never got a time are counted (``stats['untimed']``) and dropped."""
+        self.stats["records"] += self._records
+        self.stats["local_times"] += self._local_times
+        self._records = self._local_times = 0
         for waiting in self._waiting.values():
             self.stats["untimed"] += sum(len(hits) for *_, hits in waiting)
         self._waiting.clear()
@@ -166,28 +173,40 @@ class EventExtractor:
         return []
 
     # ------------------------------------------------------------------ time
-    def _time(self, record: Record, file_id: str) -> tuple[int | None, bool]:
+    def _observe(self, record: Record, file_id: str) -> None:
+        """Track the latest time (matched or not) and each file's last time; learn offsets if asked."""
         value = record.time
-        if value is not None and value.tzinfo is not None and not record.time_is_local:
+        if value is None:
+            return
+        local = value.tzinfo is None or record.time_is_local
+        if local:
+            value = value.replace(tzinfo=None)
+            if self._max_local is None or value > self._max_local:
+                self._max_local = value
+            self._local_times += 1
+        else:
             if self._max_aware is None or value > self._max_aware:
                 self._max_aware = value
             if self.learn and file_id not in self._learned:
                 self._learn(record, file_id)
-            ts = to_us(value)
-            self._last_ts[file_id] = ts
-            return ts, False
-        if value is not None:
-            local = value.replace(tzinfo=None)
-            if self._max_local is None or local > self._max_local:
-                self._max_local = local
-            ts = self.clock.place(self.host, local)
-            self._last_ts[file_id] = ts
-            self.stats["local_times"] += 1
-            return ts, True
+        self._last_time[file_id] = (value, local)
+
+    def _time(self, record: Record, file_id: str) -> tuple[int | None, bool]:
+        """(UTC microseconds or None, inferred) for a matched record."""
+        if record.time is not None:
+            return self._place(record.time, record.time_is_local or record.time.tzinfo is None)
         status_time = record.fields.get("status_time")
         if isinstance(status_time, datetime):
             return to_us(status_time), False
-        return self._last_ts.get(file_id), True
+        last = self._last_time.get(file_id)
+        if last is None:
+            return None, True
+        return self._place(*last)[0], True
+
+    def _place(self, value: datetime, local: bool) -> tuple[int, bool]:
+        if local:
+            return self.clock.place(self.host, value.replace(tzinfo=None)), True
+        return to_us(value), False
 
     def _learn(self, record: Record, file_id: str) -> None:
         offset = offset_from_record(record)
@@ -249,10 +268,12 @@ class EventExtractor:
             "host": self.host,
             "threads": {k: [t.target, t.enumerating, t.drive] for k, t in self._threads.items()},
             "chain": [[f, s, p] for (f, s), p in self._chain.items()],
-            "last_ts": dict(self._last_ts),
+            "last_time": {f: [t.isoformat(), local] for f, (t, local) in self._last_time.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         self._threads = {k: _Thread(*v) for k, v in state.get("threads", {}).items()}
         self._chain = {(f, s): p for f, s, p in state.get("chain", [])}
-        self._last_ts = dict(state.get("last_ts", {}))
+        self._last_time = {
+            f: (datetime.fromisoformat(t), local) for f, (t, local) in state.get("last_time", {}).items()
+        }
