@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from streams.core.clock import HostClock, offset_from_record
 from streams.core.events import Event, to_us
@@ -29,6 +29,7 @@ from streams.loader import Source
 
 CHUNK = 1 << 20
 LEARN_BYTES = 256 << 10
+LEARN_CHUNK = 16 << 10
 _ZONED = frozenset({"sms", "cmtrace"})
 
 Progress = Callable[["RunStats"], None]
@@ -61,24 +62,37 @@ class RunResult:
 
 
 def learn_clocks(sources: Iterable[Source], clock: HostClock) -> None:
-    """Pass 1: observe each host's UTC offset from the first zoned record of each of its files."""
+    """Pass 1: observe each host's UTC offset from the first zoned record of each of its files.
+
+    Reads small chunks and stops at the first record that states its zone, or as soon as the file's
+    format turns out to carry no zone (MPSetup, MSI, IIS), or after ``LEARN_BYTES``.
+    """
     for source in sources:
         try:
             with source.open() as handle:
-                head = handle.read(LEARN_BYTES)
+                _learn_one(source, handle, clock)
         except OSError:
             continue  # pass 2 reports it
-        parser = StreamParser(source.file_id)
-        records = [*parser.feed(head), *parser.flush()]
-        if parser.format not in _ZONED:
-            continue
+
+
+def _learn_one(source: Source, handle: IO[bytes], clock: HostClock) -> None:
+    parser = StreamParser(source.file_id)
+    read = 0
+    while read < LEARN_BYTES:
+        chunk = handle.read(LEARN_CHUNK)
+        read += len(chunk)
+        records = parser.feed(chunk) if chunk else parser.flush()
+        if parser.format is not None and parser.format not in _ZONED:
+            return
         for record in records:
             if record.time is None or record.time.tzinfo is None or record.time_is_local:
                 continue
             offset = offset_from_record(record)
             if offset is not None:
                 clock.observe(source.host, to_us(record.time), offset)
-                break
+                return
+        if not chunk:
+            return
 
 
 def iter_events(
