@@ -235,3 +235,17 @@ def test_state_round_trip_restores_context() -> None:
     restored.restore(extractor.state())
     events = feed(restored, [log.rec("Installing server...", seconds=1)])
     assert [e.server for e in events] == ["MGTPOINT1"]
+
+
+def test_streaming_extractor_learns_its_hosts_offset_from_zoned_records() -> None:
+    clock = HostClock()
+    extractor = EventExtractor("MGTPOINT1", clock, learn=True)
+    control = Log("SMS/Logs/MPControl.log", component="SMS_MP_CONTROL_MANAGER")
+    zoned = control.rec("Starting MP Control Manager...", "2008", 0)
+    zoned.raw = (
+        "Starting MP Control Manager...  $$<SMS_MP_CONTROL_MANAGER><12-06-2004 13:21:35.000+300><thread=2008>"
+    )
+    extractor.feed(zoned, "SMS/Logs/MPControl.log")
+    setup = Log("SMS/Logs/MPSetup.log", "mpsetup", "MPSetup")
+    events = feed(extractor, [setup.rec("MP Setup Started....", local=datetime(2004, 12, 6, 13, 22, 13))])
+    assert [e.ts for e in events] == [to_us(datetime(2004, 12, 6, 18, 22, 13, tzinfo=UTC))]

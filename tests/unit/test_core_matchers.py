@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.core import kinds as K
 from streams.core import matchers as M
@@ -244,3 +246,42 @@ def test_iis_urlscan_rejection_and_mp_errors() -> None:
     assert hit is not None and (hit.kind, hit.variant) == (K.IIS_MP_ERROR, "401")
     assert M.match_iis({"cs-uri-stem": "/SMS_MP/.sms_aut", "sc-status": 200}) is None
     assert M.match_iis({"cs-uri-stem": "/iisstart.htm", "sc-status": 404}) is None
+
+
+PHRASES = [
+    ("MP.MSI exited with return code: 1618", M.SETUP_RULES, K.MSI_EXIT, "1618"),
+    (
+        "Setup was unable to create the Internet virtual directory CCM_Incoming The error code is 80041315",
+        M.SETUP_RULES,
+        K.VDIR_FAILED,
+        "80041315",
+    ),
+    (
+        "IIS Service is not installed on the Machine - MP Installation cannot continue.",
+        M.SETUP_RULES,
+        K.IIS_MISSING,
+        "",
+    ),
+    (
+        "Http verification .sms_aut failed with status code 401, Unauthorized",
+        M.MPCONTROL_RULES,
+        K.HTTP_VERIFY,
+        "401",
+    ),
+    ("Component SMS_MP_CONTROL_MANAGER flagged for installation.", M.SITECOMP_RULES, K.COMPONENT_FLAGGED, ""),
+    ("Bootstrap operations completed.", M.SITECOMP_RULES, K.BOOTSTRAP_COMPLETED, ""),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_rewrapping_recasing_or_tilde_keeps_the_meaning(data: st.DataObject) -> None:
+    text, rules, kind, variant = data.draw(st.sampled_from(PHRASES))
+    out = []
+    for char in text:
+        if char == " ":
+            out.append(data.draw(st.sampled_from([" ", "  ", "\n", " \n", "~", "\r\n   ", "\t"])))
+        else:
+            out.append(char.swapcase() if data.draw(st.booleans()) else char)
+    hit = M.first_hit(rules, *M.normalize("".join(out)))
+    assert hit is not None and (hit.kind, hit.variant.upper()) == (kind, variant)
