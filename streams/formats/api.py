@@ -39,6 +39,10 @@ PARSERS: dict[str, type[Parser]] = {
 }
 assert tuple(PARSERS) == FORMATS  # one parser per format name, same order
 SNIFF_BYTES = 256 << 10  # decide the format after this many bytes even if fewer lines came
+# parse_path/parse_bytes hand the decoder at most this much at a time and yield as they go: a few
+# hundred live Line/Record objects instead of thousands keeps the cyclic GC cheap (about 1.5x faster
+# than whole 1 MiB chunks on the benchmark) whatever chunk_size the caller reads with.
+FEED_SLICE = 1 << 15
 
 
 def make_parser(name: str, file: str = "") -> Parser:
@@ -194,7 +198,8 @@ def parse_bytes(
 ) -> Iterator[Record]:
     """Records of a whole file given as bytes (format detected unless ``fmt``); fills ``stats`` at the end."""
     stream = StreamParser(file, fmt)
-    yield from stream.feed(data)
+    for start in range(0, len(data), FEED_SLICE):
+        yield from stream.feed(data[start : start + FEED_SLICE])
     yield from stream.flush()
     if stats is not None:
         stats.merge(stream.stats())
@@ -223,7 +228,11 @@ def parse_path(
                 raise InputError(f"{name}: {exc.strerror or exc}") from exc
             if not chunk:
                 break
-            yield from stream.feed(chunk)
+            if len(chunk) <= FEED_SLICE:
+                yield from stream.feed(chunk)
+                continue
+            for start in range(0, len(chunk), FEED_SLICE):
+                yield from stream.feed(chunk[start : start + FEED_SLICE])
         yield from stream.flush()
     if stats is not None:
         stats.merge(stream.stats())

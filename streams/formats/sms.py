@@ -22,12 +22,12 @@ Severity is inferred from the text (``severity.infer_severity``), except for STA
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.formats.base import Parser
 from streams.formats.raw import emit_unparsed, is_blank, span
-from streams.formats.record import Line, Record
+from streams.formats.record import Line, Record, Severity
 from streams.formats.severity import infer_severity
 from streams.formats.statmsg import PREFIX as STATMSG_PREFIX
 from streams.formats.statmsg import parse_statmsg
@@ -43,6 +43,7 @@ COPY = re.compile(
 MAX_HELD_LINES = 2000
 MAX_HELD_BYTES = 4 << 20
 _CACHE_LIMIT = 8192
+MILLIS = {f"{ms:03d}": timedelta(milliseconds=ms) for ms in range(1000)}  # "123" -> 123 ms
 
 Stamp = tuple[datetime | None, bool, int | None]  # (time, is local, Windows bias)
 
@@ -58,6 +59,7 @@ class SmsParser(Parser):
         self._held_bytes = 0
         self._stamps: dict[str, Stamp] = {}  # full timestamp text -> parsed
         self._seconds: dict[str, Stamp | None] = {}  # timestamp without its fraction -> parsed
+        self._severities: dict[str, Severity] = {}  # message -> inferred severity (messages repeat a lot)
 
     # ------------------------------------------------------------------ Parser API
     def feed(self, line: Line) -> list[Record]:
@@ -74,18 +76,45 @@ class SmsParser(Parser):
         return self._hold(line)
 
     def feed_lines(self, lines: Any) -> list[Record]:
+        """Same as ``feed`` per line, with the common case (one line, numeric stamp) inlined for speed."""
         out: list[Record] = []
         append = out.append
         match_trailer = TRAILER.match
+        seconds = self._seconds
+        severities = self._severities
+        millis = MILLIS
+        file = self.file
         for line in lines:
             text = line.text
             mark = text.rfind(MARK)
-            if mark >= 0:
-                match = match_trailer(text, mark + 2)
-                if match is not None:
-                    append(self._record(line, text, mark, match))
-                    continue
-            out.extend(self.feed(line))
+            match = match_trailer(text, mark + 2) if mark >= 0 and not self._held else None
+            if match is None:
+                out.extend(self.feed(line))
+                continue
+            component, stamp, thread = match.groups()
+            base = seconds.get(stamp[:19] + stamp[23:]) if stamp[19:20] == "." else None
+            when = base[0] if base is not None else None
+            step = millis.get(stamp[20:23]) if when is not None else None
+            if base is None or when is None or step is None:
+                append(self._record(line, text, mark, match))
+                continue
+            if mark >= 2 and text[mark - 1] == " " and text[mark - 2] == " ":
+                message = text[: mark - 2]
+            else:
+                message = text[:mark].removesuffix(" ")
+            if "~" in message or message.startswith(STATMSG_PREFIX):
+                append(self._record(line, text, mark, match))
+                continue
+            severity = severities.get(message)
+            if severity is None:
+                severity = self._severity(message)
+            bias = base[2]
+            fields: dict[str, Any] = {} if bias is None else {"bias": bias}
+            record = Record(
+                "sms", when + step, component, thread, severity, message, file,
+                line.offset, line.size, line.number, fields, text, base[1], line.truncated,
+            )  # fmt: skip
+            append(record)
         return out
 
     def flush(self) -> list[Record]:
@@ -139,7 +168,7 @@ class SmsParser(Parser):
             severity = severity or infer_severity(message)
         else:
             fields = {}
-            severity = infer_severity(message)
+            severity = self._severities.get(message) or self._severity(message)
         if bias is not None:
             fields["bias"] = bias
         elif when is None:
@@ -174,6 +203,13 @@ class SmsParser(Parser):
             "sms", when, component, thread, infer_severity(message), message, self.file,
             offset, size, number, fields, "\n".join(h.text for h in held), True, truncated,
         )  # fmt: skip
+
+    def _severity(self, message: str) -> Severity:
+        severity = infer_severity(message)
+        if len(self._severities) >= _CACHE_LIMIT:
+            self._severities.clear()
+        self._severities[message] = severity
+        return severity
 
     # ------------------------------------------------------------------ timestamps
     def _stamp(self, stamp: str) -> Stamp:
