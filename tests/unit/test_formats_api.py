@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from streams.errors import InputError, ParseError, UnknownFormatError
 from streams.formats import (
     FORMATS,
+    LineDecoder,
     ParseStats,
     Record,
     StreamParser,
@@ -179,3 +180,41 @@ def test_random_bytes_only_raise_parse_errors(data: bytes, fmt: str | None) -> N
     except ParseError:
         return
     _check_accounting(data, records, stats)
+
+
+VARIANT_LINES = [
+    "plain  $$<C><12-06-2004 13:21:35.007+300><thread=1 (0x1)>",
+    "again  $$<C><12-06-2004 13:21:35.008+300><thread=1 (0x1)>",
+    "two digit ms  $$<C><12-06-2004 13:21:35.08+300><thread=1 (0x1)>",
+    "no bias  $$<C><12-06-2004 13:21:35.009><thread=1 (0x1)>",
+    "east  $$<C><12-06-2004 13:21:35.010-60><thread=1 (0x1)>",
+    "with~tilde  $$<C><12-06-2004 13:21:35.011+300><thread=1 (0x1)>",
+    "STATMSG: ID=1 SEV=W SYS=X  $$<C><12-06-2004 13:21:35.012+300><thread=1 (0x1)>",
+    "one space $$<C><12-06-2004 13:21:35.013+300><thread=1 (0x1)>",
+    "bad date  $$<C><13-45-2004 13:21:35.014+300><thread=1 (0x1)>",
+    "text  $$<C><Mon Dec 06 13:21:35.015 2004 Pacific Standard Time><thread=1 (0x1)>",
+    "wrapped head",
+    "wrapped tail  $$<C><12-06-2004 13:21:36.000+300><thread=1 (0x1)>",
+    CM_LINE,
+    CM_LINE.replace('context=""', 'context="ctx"'),
+    CM_LINE.replace("+240", "").replace(".567", ".5670001"),
+    CM_LINE.replace('type="1"', 'type="7"'),
+    CM_LINE.replace("Started", "STATMSG: ID=2 SEV=E"),
+    CM_LINE.replace("10:19:13", "10:19:14"),
+    "<![LOG[multi",
+    "line]LOG]!><" + CM_LINE.split("]LOG]!><")[1],
+    "stray",
+    "",
+]
+
+
+@pytest.mark.parametrize("fmt", ["sms", "cmtrace"])
+def test_batch_fast_path_equals_line_by_line_on_variants(fmt: str) -> None:
+    data = ("\r\n".join(VARIANT_LINES * 3) + "\r\n").encode()
+    decoder = LineDecoder()
+    lines = decoder.feed(data) + decoder.flush()
+    batch, single = make_parser(fmt), make_parser(fmt)
+    fast = batch.feed_lines(lines) + batch.flush()
+    slow = [record for line in lines for record in single.feed(line)] + single.flush()
+    assert [r.to_dict() for r in fast] == [r.to_dict() for r in slow]
+    assert (batch.raw_lines, batch.blank_lines) == (single.raw_lines, single.blank_lines)

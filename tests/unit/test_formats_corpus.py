@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from streams.formats import ParseStats, Record, parse_bytes, parse_path
+from streams.formats import (
+    LineDecoder,
+    ParseStats,
+    Record,
+    StreamParser,
+    make_parser,
+    parse_bytes,
+    parse_path,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,3 +180,20 @@ def test_iis_real_log_fields_and_times() -> None:
     assert first.fields["cs-uri-query"] is None
     assert first.time is not None and first.time.tzinfo is UTC
     assert first.message == "GET / 200.0"
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name[:40])
+def test_batch_fast_path_equals_line_by_line(path: Path) -> None:
+    """Parsers inline their common case in ``feed_lines``; it must agree with ``feed`` exactly."""
+    data = path.read_bytes()
+    stream = StreamParser(str(path))
+    stream.feed(data)
+    stream.flush()
+    assert stream.format is not None
+    decoder = LineDecoder()
+    lines = decoder.feed(data) + decoder.flush()
+    batch = make_parser(stream.format, str(path))
+    single = make_parser(stream.format, str(path))
+    fast = batch.feed_lines(lines) + batch.flush()
+    slow = [record for line in lines for record in single.feed(line)] + single.flush()
+    assert [r.to_dict() for r in fast] == [r.to_dict() for r in slow]
