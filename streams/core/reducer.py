@@ -23,7 +23,7 @@ State is plain data (``to_dict``/``from_dict``) so it can live in a Faust table 
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from typing import Any
@@ -33,22 +33,44 @@ from streams.core.kinds import caps
 
 MAX_FILES = 512
 _KEY = attrgetter("key")
-_START = lambda iv: iv[0]  # noqa: E731
+_NO_END = [1 << 62]  # compares above any [start, end, prev] interval with the same start
 
 
-def _holds(events: list[Event], key: tuple[int, str, str, int]) -> bool:
-    i = bisect_left(events, key, key=_KEY)
-    return i < len(events) and events[i].key == key
+def _insert(keys: list[Any], events: list[Event], ev: Event) -> bool:
+    """Insert ``ev`` into parallel sorted lists; False if its key is already there."""
+    key = ev.key
+    i = bisect_left(keys, key)
+    if i < len(keys) and keys[i] == key:
+        return False
+    keys.insert(i, key)
+    events.insert(i, ev)
+    return True
 
 
 class Series:
-    """Retention of one (kind, variant) series: head/tail in full, a count of the middle."""
+    """Retention of one (kind, variant) series: head/tail in full, a count of the middle.
 
-    __slots__ = ("head", "head_cap", "mid_first", "mid_last", "n_mid", "tail", "tail_cap")
+    ``head``/``tail`` hold events sorted by key, with their keys in the parallel lists
+    ``head_keys``/``tail_keys`` (so that searching compares tuples in C).
+    """
+
+    __slots__ = (
+        "head",
+        "head_cap",
+        "head_keys",
+        "mid_first",
+        "mid_last",
+        "n_mid",
+        "tail",
+        "tail_cap",
+        "tail_keys",
+    )
 
     def __init__(self, head_cap: int, tail_cap: int) -> None:
         self.head: list[Event] = []
         self.tail: list[Event] = []
+        self.head_keys: list[Any] = []
+        self.tail_keys: list[Any] = []
         self.head_cap = head_cap
         self.tail_cap = tail_cap
         self.n_mid = 0
@@ -58,25 +80,30 @@ class Series:
     def add(self, ev: Event) -> None:
         """Insert an event not applied before (a kept duplicate is ignored, as a second guard)."""
         key = ev.key
-        tail = self.tail
-        if tail and key > tail[-1].key and len(tail) == self.tail_cap:
-            tail.append(ev)  # fast path: in-order delivery
+        tail_keys, tail = self.tail_keys, self.tail
+        if len(tail_keys) == self.tail_cap and tail_keys and key > tail_keys[-1]:
+            tail_keys.append(key)  # fast path: in-order delivery
+            tail.append(ev)
+            del tail_keys[0]
             ev = tail.pop(0)
         else:
-            head = self.head
-            if _holds(head, key) or _holds(tail, key):
+            head_keys, head = self.head_keys, self.head
+            if len(head_keys) < self.head_cap:
+                _insert(head_keys, head, ev)
                 return
-            if len(head) < self.head_cap:
-                insort(head, ev, key=_KEY)
-                return
-            if key < head[-1].key:
-                insort(head, ev, key=_KEY)
+            if key <= head_keys[-1]:
+                if not _insert(head_keys, head, ev):
+                    return
+                head_keys.pop()
                 ev = head.pop()
-            if len(tail) < self.tail_cap:
-                insort(tail, ev, key=_KEY)
+                key = ev.key
+            if len(tail_keys) < self.tail_cap:
+                _insert(tail_keys, tail, ev)
                 return
-            if ev.key > tail[0].key:  # else it belongs to the middle as it is
-                insort(tail, ev, key=_KEY)
+            if key >= tail_keys[0]:  # else it belongs to the middle as it is
+                if not _insert(tail_keys, tail, ev):
+                    return
+                del tail_keys[0]
                 ev = tail.pop(0)
         self.n_mid += 1
         if self.mid_first is None or ev.key < self.mid_first.key:
@@ -104,6 +131,8 @@ class Series:
         series = cls(*d["caps"])
         series.head = [Event.from_dict(e) for e in d["head"]]
         series.tail = [Event.from_dict(e) for e in d["tail"]]
+        series.head_keys = [e.key for e in series.head]
+        series.tail_keys = [e.key for e in series.tail]
         series.n_mid = d["n_mid"]
         if d["mid"]:
             series.mid_first = Event.from_dict(d["mid"][0])
@@ -157,7 +186,7 @@ class ServerState:
             else:
                 ivs.append([pos, pos, prev])
             return True
-        i = bisect_right(ivs, pos, key=_START)
+        i = bisect_right(ivs, [pos, *_NO_END])
         left = ivs[i - 1] if i else None
         if left is not None and pos <= left[1]:
             return False
