@@ -42,6 +42,8 @@ class IisParser(Parser):
     def __init__(self, file: str = "") -> None:
         super().__init__(file)
         self.columns: list[str] = []
+        self._integer_columns: list[str] = []
+        self._plus_columns: list[str] = []
         self._day = ""  # from '#Date:' (YYYY-MM-DD), for logs without a date column
         self._times: dict[str, datetime | None] = {}
 
@@ -61,16 +63,15 @@ class IisParser(Parser):
         if len(values) != len(columns) or not columns:
             self.raw_lines += 1
             return [raw_record(line, self.file)]
-        fields: dict[str, Any] = {}
-        for name, value in zip(columns, values, strict=True):
-            if value == "-":
-                fields[name] = None
-            elif name in INTEGER_COLUMNS and value.isdigit():
+        fields: dict[str, Any] = dict(zip(columns, [None if v == "-" else v for v in values], strict=True))
+        for name in self._integer_columns:
+            value = fields[name]
+            if value is not None and value.isdigit():
                 fields[name] = int(value)
-            elif name in PLUS_IS_SPACE:
+        for name in self._plus_columns:
+            value = fields[name]
+            if value is not None:
                 fields[name] = value.replace("+", " ")
-            else:
-                fields[name] = value
         return [self._record(line, fields)]
 
     def flush(self) -> list[Record]:
@@ -84,6 +85,8 @@ class IisParser(Parser):
         name = name.strip().lower()
         if name == "fields":
             self.columns = value.split()
+            self._integer_columns = [c for c in self.columns if c in INTEGER_COLUMNS]
+            self._plus_columns = [c for c in self.columns if c in PLUS_IS_SPACE]
         elif name == "date":
             self._day = value.strip()[:10]
 
