@@ -414,12 +414,26 @@ class FileRegistry:
             self._ready_set.discard(state)
             tailer = state.tailer
             if read and not state.outbox and tailer is not None:
+                if tailer.at_eof and self._replaced(state, tailer):
+                    continue
                 self._read(state, tailer)
             self._move(state, batch)
             if state.outbox or (read and tailer is not None and state.tailer is tailer and not tailer.at_eof):
                 self._mark_ready(state)
             elif state.retired and not state.outbox:
                 self.states.pop(state.key, None)
+
+    def _replaced(self, state: FileState, tailer: FileTailer) -> bool:
+        """Before reading on from an earlier end of file: was the file truncated or rewritten meanwhile?
+        (Checked on every wake-up, not only at rescans, so a rewrite is never read as a continuation.)"""
+        try:
+            st = os.fstat(tailer.fd)
+        except OSError:
+            return False
+        if st.st_size == tailer.read_pos or (st.st_size > tailer.read_pos and self._head_matches(state)):
+            return False
+        self._restart(state, st)
+        return True
 
     def _read(self, state: FileState, tailer: FileTailer) -> None:
         cut_before = tailer.truncated_lines

@@ -29,8 +29,8 @@ class _Handler(FileSystemEventHandler):
         self._post = post
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type not in _USEFUL:
-            return
+        if event.event_type not in _USEFUL or (event.is_directory and event.event_type == "modified"):
+            return  # a folder's "modified" accompanies every change inside it: the file event suffices
         self._post(os.fsdecode(event.src_path))
         dest = getattr(event, "dest_path", "")
         if dest:

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,8 +64,10 @@ def read_output(config: ShipperConfig) -> list[dict[str, Any]]:
     path = output_path(config)
     if not path.exists():
         return []
+    data = path.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]  # a batch being appended right now: complete lines only
     out = []
-    for line in path.read_bytes().splitlines():
+    for line in data.splitlines():
         if line.strip():
             out.append(json.loads(line))
     return out
@@ -134,6 +137,62 @@ class LiveShipper:
         await self.wait_until(
             lambda: expected <= set(messages(self.output())), f"{len(expected)} messages", timeout
         )
+
+
+class BackgroundShipper:
+    """A live shipper on its own event loop in a thread, for synchronous tests (hypothesis rules)."""
+
+    def __init__(self, config: ShipperConfig, metrics: ShipperMetrics | None = None) -> None:
+        config.once = False
+        self.config = config
+        self.metrics = metrics or new_metrics()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="shipper", daemon=True)
+
+    def start(self) -> BackgroundShipper:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise AssertionError("the background shipper did not start")
+        return self
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # handed to the test thread by stop()/check()
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await Shipper(self.config, self.metrics).run(self._stop)
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if not self._thread.is_alive():
+            raise AssertionError("the background shipper stopped on its own")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        if self._thread.is_alive():
+            raise AssertionError("the background shipper did not stop within 30 s")
+        if self._error is not None:
+            raise self._error
+
+    def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            self.check()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for: {what}")
+            time.sleep(0.02)
 
 
 def open_fds_to(path: Path) -> list[str]:

@@ -104,6 +104,23 @@ async def test_copy_truncate_is_read_from_the_start(tmp_path):
     assert_no_duplicates(read_output(config))
 
 
+async def test_rewrite_larger_than_before_is_not_read_as_a_continuation(tmp_path):
+    config = make_config(tmp_path, rescan_interval_s=60.0)  # only the wake-up check can notice
+    log = tmp_path / "logs" / "MPControl.log"
+    metrics = new_metrics()
+    async with LiveShipper(config, metrics) as live:
+        log.write_text(lines("short", 0, 5), newline="")
+        await live.wait_for_messages(names("short", 0, 5))
+        with open(log, "r+", newline="") as handle:  # truncate and regrow past the read offset at once
+            handle.truncate(0)
+            handle.write(lines("long", 0, 40))
+        await live.wait_for_messages(names("long", 0, 40))
+    out = read_output(config)
+    assert_no_duplicates(out)
+    assert set(messages(out)) == names("short", 0, 5) | names("long", 0, 40)
+    assert metric(metrics, "truncations_total") == 1
+
+
 def test_rewritten_past_the_checkpoint_while_stopped_is_read_from_the_start(tmp_path):
     config = make_config(tmp_path)
     log = tmp_path / "logs" / "MPControl.log"
