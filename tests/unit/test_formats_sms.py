@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from streams.formats import Record, parse_bytes
 from streams.formats.record import Line
-from streams.formats.severity import infer_severity
+from streams.formats.severity import ERROR_WORDS, WARNING_WORDS, infer_severity
 from streams.formats.sms import SmsParser
 from streams.formats.statmsg import parse_statmsg
 
@@ -247,3 +247,10 @@ def test_severity_inference_keywords() -> None:
     assert infer_severity("Warning: low disk space") == "warning"
     assert infer_severity("Http verification .sms_aut succeeded with status code 200, OK") == "info"
     assert infer_severity("set ansi_warnings on") == "info"  # inside an identifier: not a keyword
+
+
+def test_every_keyword_is_recognised() -> None:
+    for word in ERROR_WORDS:
+        assert infer_severity(f"step 3: {word.upper()} while copying") == "error", word
+    for word in WARNING_WORDS:
+        assert infer_severity(f"step 3: {word} later") == "warning", word
