@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.log_level != "debug":
+        # aiokafka logs every failed connection attempt itself; the shipper reports outages once
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     config = load_config(
         args.config,
         {
