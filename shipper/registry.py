@@ -25,53 +25,21 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from shipper.batch import Batch
 from shipper.checkpoint import CheckpointEntry, now_iso
 from shipper.config import ShipperConfig
 from shipper.envelope import encode_within
-from shipper.identity import FINGERPRINT_MAX, FileIdentity, fingerprint_length
+from shipper.identifier import Identifier
+from shipper.identity import FileIdentity
 from shipper.metrics import ShipperMetrics
 from shipper.paths import KINDS, PathsProvider, log_kind
-from shipper.tailer import FileTailer, Framed, detect
+from shipper.state import FileState, Inode
+from shipper.tailer import FileTailer
 from shipper.winfile import open_shared, pread
 from streams.errors import MpwatchError
 
 log = logging.getLogger("mpwatch.shipper")
-Inode = tuple[int, int]
-
-
-@dataclass(eq=False)
-class FileState:
-    """One identified file and everything known about reading it."""
-
-    identity: FileIdentity
-    path: str
-    kind: str
-    fmt: str
-    encoding: str | None
-    committed: tuple[int, int]  # confirmed by the output: (offset, line)
-    size: int = 0
-    tailer: FileTailer | None = None
-    position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
-    outbox: deque[Framed] = field(default_factory=deque)
-    last_change: float = 0.0
-    moved: bool = False  # renamed (rotated): the writer no longer appends to it
-    gone: bool = False  # no longer listed: deleted or moved out of the patterns
-    retired: bool = False  # replaced by a new identity after truncation
-    updated: str = ""  # when ``committed`` last moved (ISO 8601; "" = not stamped yet)
-
-    @property
-    def key(self) -> str:
-        return self.identity.key
-
-    @property
-    def inode(self) -> Inode:
-        return (self.identity.device, self.identity.inode)
-
-    def read_offset(self) -> int:
-        return self.tailer.read_pos if self.tailer else self.position[0]
 
 
 class FileRegistry:
@@ -95,11 +63,7 @@ class FileRegistry:
         self.states: dict[str, FileState] = {}
         self._by_inode: dict[Inode, FileState] = {}
         self._by_path: dict[str, FileState] = {}
-        self._saved: dict[Inode, list[CheckpointEntry]] = {}
-        for entry in saved.values():
-            self._saved.setdefault((entry.identity.device, entry.identity.inode), []).append(entry)
-        self._reserved_keys: set[str] = set(saved)  # keys ever used: a new identity never reuses one
-        self._waiting: dict[Inode, tuple[str, float, int]] = {}  # too short to fingerprint yet
+        self.identifier = Identifier(saved, config.tail, metrics, clock)
         self._ready: deque[FileState] = deque()
         self._ready_set: set[FileState] = set()
         self._first_scan = True
@@ -129,14 +93,12 @@ class FileRegistry:
                 state.gone = True
                 self.metrics.rotations.inc()
                 self._mark_ready(state)
-        for inode in list(self._waiting):
-            if inode not in seen:
-                del self._waiting[inode]
+        self.identifier.keep_waiting(set(seen))
         for path, st in seen.values():
             self._discover(path, st, force_identify)
         if self._first_scan:
             self._first_scan = False
-            self._saved.clear()  # entries of files that no longer exist: their keys stay reserved
+            self.identifier.drop_unmatched()
         self.update_gauges()
 
     def hint(self, path: str) -> None:
@@ -215,7 +177,7 @@ class FileRegistry:
             self._read_error(path, exc)
             return
         try:
-            state = self._identify(fd, path, inode, force)
+            found = self.identifier.identify(fd, path, inode, force)
         except OSError as exc:
             os.close(fd)
             self._read_error(path, exc)
@@ -223,50 +185,15 @@ class FileRegistry:
         except BaseException:
             os.close(fd)
             raise
-        if state is None:
+        if found is None:
             os.close(fd)
             return
-        self._waiting.pop(inode, None)
+        state = self._state(found.identity, path, found.fmt, found.encoding, found.start)
         self.dirty = True
         self.states[state.key] = state
         self._by_inode[inode] = state
         self._by_path[path] = state
-        self._reserved_keys.add(state.key)
         self._open(state, fd)
-
-    def _identify(self, fd: int, path: str, inode: Inode, force: bool) -> FileState | None:
-        fst = os.fstat(fd)
-        if (fst.st_dev, fst.st_ino) != inode:
-            return None  # replaced between stat and open: the next scan sees the new file
-        head = pread(fd, FINGERPRINT_MAX, 0)
-        for entry in self._saved.pop(inode, []):
-            if entry.identity.matches(head) and fst.st_size >= entry.offset:
-                log.debug("%s resumes at offset %d", path, entry.offset)
-                return self._state(
-                    entry.identity, path, entry.format, entry.encoding, (entry.offset, entry.line)
-                )
-            if entry.identity.matches(head):
-                log.warning("%s shrank below its checkpoint while stopped; reading it from the start", path)
-                self.metrics.truncations.inc()
-        length = fingerprint_length(head)
-        if length is None:
-            if not force and not self._identify_due(inode, path, fst.st_size):
-                return None
-            length = len(head)
-        identity = FileIdentity.from_head(inode[0], inode[1], head, length)
-        n = 1
-        while identity.key in self._reserved_keys or identity.key in self.states:
-            identity = identity.with_suffix(f"~{n}")
-            n += 1
-        fmt, encoding = detect(
-            fd,
-            path,
-            encoding=self.tail.encoding or None,
-            fmt=self.tail.format,
-            max_line_bytes=self.tail.max_line_bytes,
-        )
-        log.info("tracking %s (format %s, encoding %s, id %s)", path, fmt, encoding, identity.key)
-        return self._state(identity, path, fmt, encoding, (0, 1))
 
     def _state(
         self, identity: FileIdentity, path: str, fmt: str, encoding: str | None, start: tuple[int, int]
@@ -282,14 +209,6 @@ class FileRegistry:
             last_change=self.clock(),
             moved=path.lower().endswith(".lo_"),
         )
-
-    def _identify_due(self, inode: Inode, path: str, size: int) -> bool:
-        now = self.clock()
-        previous = self._waiting.get(inode)
-        if previous is None or previous[2] != size:
-            self._waiting[inode] = (path, now, size)
-            return self.tail.identify_wait_s == 0
-        return now - previous[1] >= self.tail.identify_wait_s
 
     def _reopen(self, state: FileState) -> None:
         try:
@@ -363,9 +282,8 @@ class FileRegistry:
                 self._mark_ready(state)
             elif idle >= tail.close_inactive_s and not tailer.holds_record and not state.outbox:
                 self._close(state)
-        for inode, (_path, since, _size) in self._waiting.items():
-            if now - since >= tail.identify_wait_s and inode not in self._by_inode:
-                self.scan_requested = True
+        if self.identifier.any_due():
+            self.scan_requested = True
         self.update_gauges()
 
     def _size(self, state: FileState) -> int:
@@ -484,18 +402,11 @@ class FileRegistry:
     def entries(self) -> dict[str, CheckpointEntry]:
         """The checkpoint content: confirmed positions of files that still exist."""
         stamp = now_iso()
-        out: dict[str, CheckpointEntry] = {}
-        for key, state in self.states.items():
-            if state.retired or (state.gone and state.tailer is None):
-                continue
-            if not state.updated:
-                state.updated = stamp
-            offset, line = state.committed
-            encoding = state.tailer.encoding if state.tailer else state.encoding
-            out[key] = CheckpointEntry(
-                state.identity, offset, line, state.path, encoding, state.fmt, state.updated
-            )
-        return out
+        return {
+            key: state.checkpoint_entry(stamp)
+            for key, state in self.states.items()
+            if not state.retired and not (state.gone and state.tailer is None)
+        }
 
     def idle(self) -> bool:
         """True when nothing is ready and every open file was read to its current end."""
@@ -508,13 +419,13 @@ class FileRegistry:
             if state.retired:
                 continue
             open_files += state.tailer is not None
-            lag[state.kind] = lag.get(state.kind, 0) + max(0, state.size - state.committed[0])
-        for path, _since, size in self._waiting.values():
+            lag[state.kind] = lag.get(state.kind, 0) + state.lag()
+        for path, _since, size in self.identifier.waiting.values():
             kind = log_kind(path)
             lag[kind] = lag.get(kind, 0) + size
         for kind in KINDS:  # every series is set, so a caught-up kind shows 0
             self.metrics.lag_bytes.labels(kind).set(lag.get(kind, 0))
-        self.metrics.files_watched.set(len(self._by_inode) + len(self._waiting))
+        self.metrics.files_watched.set(len(self._by_inode) + len(self.identifier.waiting))
         self.metrics.files_open.set(open_files)
 
     def close(self) -> None:

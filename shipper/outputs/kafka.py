@@ -103,6 +103,9 @@ class KafkaOutput(Output):
         except (TimeoutError, KafkaError, OSError) as exc:
             await self._discard(producer)
             raise OutputError(f"{self.describe()}: cannot connect: {_reason(exc)}") from exc
+        except asyncio.CancelledError:  # a shutdown deadline: never leave a half-started producer behind
+            await self._discard(producer)
+            raise
         self._producer = producer
         return producer
 
@@ -117,6 +120,10 @@ class KafkaOutput(Output):
             self._producer = None
             await self._discard(producer)
             raise OutputError(f"{self.describe()}: delivery failed: {_reason(exc)}") from exc
+        except asyncio.CancelledError:  # unknown delivery state: the next attempt uses a fresh producer
+            self._producer = None
+            await self._discard(producer)
+            raise
 
     async def _send(self, producer: AIOKafkaProducer, batch: Sequence[bytes]) -> None:
         partitions = sorted(await producer.partitions_for(self.topic))

@@ -1,0 +1,56 @@
+"""What the shipper knows about one identified file (its ``FileRegistry`` entry)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from shipper.checkpoint import CheckpointEntry
+from shipper.identity import FileIdentity
+from shipper.tailer import FileTailer, Framed
+
+Inode = tuple[int, int]
+
+
+@dataclass(eq=False)
+class FileState:
+    """One identified file and everything known about reading it."""
+
+    identity: FileIdentity
+    path: str
+    kind: str
+    fmt: str
+    encoding: str | None
+    committed: tuple[int, int]  # confirmed by the output: (offset, line)
+    size: int = 0
+    tailer: FileTailer | None = None
+    position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
+    outbox: deque[Framed] = field(default_factory=deque)
+    last_change: float = 0.0
+    moved: bool = False  # renamed (rotated): the writer no longer appends to it
+    gone: bool = False  # no longer listed: deleted or moved out of the patterns
+    retired: bool = False  # replaced by a new identity after truncation
+    updated: str = ""  # when ``committed`` last moved (ISO 8601; "" = not stamped yet)
+
+    @property
+    def key(self) -> str:
+        return self.identity.key
+
+    @property
+    def inode(self) -> Inode:
+        return (self.identity.device, self.identity.inode)
+
+    def read_offset(self) -> int:
+        return self.tailer.read_pos if self.tailer else self.position[0]
+
+    def checkpoint_entry(self, stamp: str) -> CheckpointEntry:
+        """The confirmed position as a checkpoint entry (stamped when it last moved)."""
+        if not self.updated:
+            self.updated = stamp
+        offset, line = self.committed
+        encoding = self.tailer.encoding if self.tailer else self.encoding
+        return CheckpointEntry(self.identity, offset, line, self.path, encoding, self.fmt, self.updated)
+
+    def lag(self) -> int:
+        """Bytes behind: last seen size minus the confirmed offset."""
+        return max(0, self.size - self.committed[0])
