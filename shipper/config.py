@@ -72,7 +72,7 @@ class KafkaSettings:
     ssl_check_hostname: bool = True
     compression: str = "lz4"
     linger_ms: int = 20
-    max_batch_size: int = 1 << 20
+    max_batch_size: int = 1_000_000  # under the broker's default message.max.bytes (1048588)
     request_timeout_ms: int = 30000
     client_id: str = "mpwatch-shipper"
 
