@@ -38,3 +38,16 @@ class Batch:
         self.marks[owner] = resume
         self.records_by_kind[kind] += 1
         self.source_bytes_by_kind[kind] += source_bytes
+
+    def room(self) -> tuple[int, int]:
+        """(records, bytes) that still fit."""
+        return self.max_records - len(self.values), self.max_bytes - self.nbytes
+
+    def added(
+        self, owner: Any, kind: str, count: int, nbytes: int, source_bytes: int, resume: tuple[int, int]
+    ) -> None:
+        """Account for ``count`` values appended to ``values`` directly (the hot path)."""
+        self.nbytes += nbytes
+        self.marks[owner] = resume
+        self.records_by_kind[kind] += count
+        self.source_bytes_by_kind[kind] += source_bytes

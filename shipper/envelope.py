@@ -74,3 +74,45 @@ def encode_within(host: str, kind: str, path: str, file_id: str, record: Record,
         record.raw = record.raw[: len(record.raw) // 2]
         data = encode(host, kind, path, file_id, record)
     return data
+
+
+class EnvelopeEncoder:
+    """Fast ``encode_within`` for one file: the per-file parts (host, kind, path, file id) are serialised
+    once; each record costs one ``orjson.dumps`` of its own fields. Output is byte-identical to
+    ``encode`` for envelopes within ``limit``."""
+
+    def __init__(self, host: str, kind: str, path: str, file_id: str, limit: int) -> None:
+        self.args = (host, kind, path, file_id)
+        self.limit = limit
+        self._id_open = orjson.dumps(f"{host}:{file_id}:")[:-1]  # '"HOST:FILE_ID:' (JSON-escaped)
+        self._middle = orjson.dumps({"host": host, "kind": kind, "path": path, "file_id": file_id})[1:-1]
+
+    def __call__(self, record: Record) -> bytes:
+        body = orjson.dumps(
+            {
+                "time": record.time,
+                "time_is_local": record.time_is_local,
+                "component": record.component,
+                "thread": record.thread,
+                "severity": record.severity,
+                "message": record.message,
+                "fields": record.fields,
+                "raw": record.raw,
+                "format": record.format,
+                "truncated": record.truncated,
+            },
+            option=_OPTIONS,
+            default=str,
+        )
+        data = b'{"id":%s%d",%s,"offset":%d,"size":%d,"line":%d,"record":%s}' % (
+            self._id_open,
+            record.offset,
+            self._middle,
+            record.offset,
+            record.size,
+            record.line,
+            body,
+        )
+        if len(data) > self.limit:
+            return encode_within(*self.args, record, self.limit)
+        return data

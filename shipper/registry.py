@@ -29,7 +29,7 @@ from collections.abc import Callable
 from shipper.batch import Batch
 from shipper.checkpoint import CheckpointEntry, now_iso
 from shipper.config import ShipperConfig
-from shipper.envelope import encode_within
+from shipper.envelope import EnvelopeEncoder
 from shipper.identifier import Identifier
 from shipper.identity import FileIdentity
 from shipper.metrics import ShipperMetrics
@@ -270,13 +270,13 @@ class FileRegistry:
                 continue
             idle = now - state.last_change
             if tailer.holds_record and idle >= tail.multiline_idle_s:
-                state.outbox.extend(tailer.flush_held())
+                state.queue(tailer.flush_held(), tailer.resume)
                 self._mark_ready(state)
             if (state.moved or state.gone) and idle >= tail.rotate_wait_s:
                 if self._size(state) > tailer.read_pos:
                     self._mark_ready(state)
                     continue
-                state.outbox.extend(tailer.finish())
+                state.queue(tailer.finish(), tailer.resume)
                 self._close(state)
                 log.info("closed %s (read to its end)", state.path)
                 self._mark_ready(state)
@@ -307,10 +307,10 @@ class FileRegistry:
             if tailer is None:
                 continue
             if state.moved or state.gone:
-                state.outbox.extend(tailer.finish())
+                state.queue(tailer.finish(), tailer.resume)
                 self._close(state)
             elif tailer.holds_record:
-                state.outbox.extend(tailer.flush_held())
+                state.queue(tailer.flush_held(), tailer.resume)
             if state.outbox:
                 self._mark_ready(state)
 
@@ -356,7 +356,7 @@ class FileRegistry:
     def _read(self, state: FileState, tailer: FileTailer) -> None:
         cut_before = tailer.truncated_lines
         try:
-            framed, count = tailer.read()
+            records, count = tailer.read()
         except OSError as exc:
             self._read_error(state.path, exc)
             self._close(state)
@@ -366,18 +366,34 @@ class FileRegistry:
             state.size = max(state.size, tailer.read_pos)
         if tailer.truncated_lines != cut_before:
             self.metrics.truncated_lines.inc(tailer.truncated_lines - cut_before)
-        state.outbox.extend(framed)
+        state.queue(records, tailer.resume)
 
     def _move(self, state: FileState, batch: Batch) -> None:
-        host, limit = self.config.host, self.max_record_bytes
         outbox = state.outbox
-        while outbox and not batch.full:
-            item = outbox.popleft()
-            record = item.record
-            value = encode_within(host, state.kind, state.path, state.key, record, limit)
-            batch.add(state, state.kind, value, record.size, (item.offset, item.line))
-            if record.format == "raw" and state.fmt != "raw":
-                batch.fallbacks += 1
+        if not outbox:
+            return
+        encoder = state.encoder
+        if encoder is None or encoder.args[2] != state.path:
+            encoder = state.encoder = EnvelopeEncoder(
+                self.config.host, state.kind, state.path, state.key, self.max_record_bytes
+            )
+        values = batch.values
+        room_records, room_bytes = batch.room()
+        count = nbytes = source = fallbacks = 0
+        check_raw = state.fmt != "raw"
+        while outbox and count < room_records and nbytes < room_bytes:
+            record = outbox.popleft()
+            data = encoder(record)
+            values.append(data)
+            count += 1
+            nbytes += len(data)
+            source += record.size
+            if check_raw and record.format == "raw":
+                fallbacks += 1
+        # resume at the next record still queued, or where the tailer stood after the last one
+        resume = (outbox[0].offset, outbox[0].line) if outbox else state.outbox_end
+        batch.added(state, state.kind, count, nbytes, source, resume)
+        batch.fallbacks += fallbacks
 
     # ------------------------------------------------------------------ confirmed positions
     def commit(self, batch: Batch) -> None:

@@ -6,8 +6,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from shipper.checkpoint import CheckpointEntry
+from shipper.envelope import EnvelopeEncoder
 from shipper.identity import FileIdentity
-from shipper.tailer import FileTailer, Framed
+from shipper.tailer import FileTailer
+from streams.formats.record import Record
 
 Inode = tuple[int, int]
 
@@ -25,16 +27,24 @@ class FileState:
     size: int = 0
     tailer: FileTailer | None = None
     position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
-    outbox: deque[Framed] = field(default_factory=deque)
+    outbox: deque[Record] = field(default_factory=deque)  # read, not yet in a batch
+    outbox_end: tuple[int, int] = (0, 1)  # resume point after the last queued record
     last_change: float = 0.0
     moved: bool = False  # renamed (rotated): the writer no longer appends to it
     gone: bool = False  # no longer listed: deleted or moved out of the patterns
     retired: bool = False  # replaced by a new identity after truncation
     updated: str = ""  # when ``committed`` last moved (ISO 8601; "" = not stamped yet)
+    encoder: EnvelopeEncoder | None = None  # per-file serialiser (rebuilt when the path changes)
 
-    @property
-    def key(self) -> str:
-        return self.identity.key
+    key: str = ""  # identity.key, computed once
+
+    def __post_init__(self) -> None:
+        self.key = self.identity.key
+
+    def queue(self, records: list[Record], resume: tuple[int, int]) -> None:
+        """Records read from the tailer, and where it stood after them."""
+        self.outbox.extend(records)
+        self.outbox_end = resume
 
     @property
     def inode(self) -> Inode:

@@ -2,8 +2,9 @@
 
 ``FileTailer`` owns one file descriptor, a ``LineDecoder`` (bytes -> complete lines, byte offsets, BOM
 and UTF-16 handling, lines cut at ``max_line_bytes``) and one format ``Parser`` (lines -> records,
-multi-line records held until complete). Each record comes out ``Framed`` with the position a restart
-must resume from once this record (and everything before it) is delivered:
+multi-line records held until complete). Every read returns the records it completed, and
+``resume`` is the position a restart must resume from once those records (and everything before them)
+are delivered; within a read, the resume point after a record is the start of the next one:
 
 * normally the end of the last line the parser consumed;
 * while the parser holds the start of a multi-line record, ``parser.pending_offset()``, so the held
@@ -21,7 +22,6 @@ files are in the page cache and a 64 KiB read costs microseconds, far less than 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from shipper.winfile import pread
 from streams.formats.base import Parser
@@ -31,15 +31,6 @@ from streams.formats.record import Line, Record
 #: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
 PRIMED_FORMATS = frozenset({"iis"})
 DETECT_BYTES = 64 * 1024
-
-
-@dataclass(slots=True)
-class Framed:
-    """A record and where to resume reading once it is delivered."""
-
-    record: Record
-    offset: int
-    line: int
 
 
 def make_parser(fmt: str, path: str) -> Parser:
@@ -90,11 +81,9 @@ class FileTailer:
         )
         self.parser = make_parser(fmt, path)
         self.read_pos = offset  # bytes consumed from the file (including a partial line in the decoder)
-        self.resume = (offset, line)  # restart point if every record framed so far is delivered
+        self.resume = (offset, line)  # restart point once every record returned so far is delivered
         self.at_eof = False
         self.truncated_lines = 0
-        self._held: list[tuple[int, int]] = []  # (offset, number) of lines the parser may still hold
-        self._cut_offsets: set[int] = set()  # offsets of truncated lines not yet in a framed record
         self._carry = b""  # odd trailing byte of a UTF-16 read, fed with the next chunk
         if offset > 0 and fmt in PRIMED_FORMATS:
             self._prime(offset)
@@ -123,7 +112,7 @@ class FileTailer:
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
-    def read(self) -> tuple[list[Framed], int]:
+    def read(self) -> tuple[list[Record], int]:
         """Read at most one chunk; returns the records it completed and the bytes read (0 at EOF)."""
         data = os.read(self.fd, self.chunk_bytes)
         self.at_eof = len(data) < self.chunk_bytes
@@ -141,16 +130,13 @@ class FileTailer:
             data = data[:-1]
         return self._frame(self.decoder.feed(data)), count
 
-    def flush_held(self) -> list[Framed]:
+    def flush_held(self) -> list[Record]:
         """Emit a held multi-line record (the file stayed idle); a partial line still waits."""
         records = self.parser.flush()
-        self._held.clear()
         self.resume = (self.decoder.offset, self.decoder.line_number)
-        out: list[Framed] = []
-        self._attach(records, self.resume, out)
-        return out
+        return records
 
-    def finish(self) -> list[Framed]:
+    def finish(self) -> list[Record]:
         """The writer is done (file rotated away or deleted): emit everything, partial line included."""
         carry, self._carry = self._carry, b""
         out = self._frame(self.decoder.feed(carry)) if carry else []
@@ -164,56 +150,22 @@ class FileTailer:
             self.fd = -1
 
     # ------------------------------------------------------------------ framing
-    def _frame(self, lines: list[Line]) -> list[Framed]:
-        out: list[Framed] = []
-        parser = self.parser
-        held = self._held
-        resume = self.resume
-        for line in lines:
-            if line.truncated:
-                self.truncated_lines += 1
-                self._cut_offsets.add(line.offset)
-            held.append((line.offset, line.number))
-            records = parser.feed(line)
-            pending = parser.pending_offset()
-            if pending is None:
-                held.clear()
-                resume = (line.offset + line.size, line.number + 1)
-            else:
-                resume = self._held_from(pending)
-            if records:
-                self._attach(records, resume, out)
-        self.resume = resume
-        return out
-
-    def _held_from(self, pending: int) -> tuple[int, int]:
-        held = self._held
-        if held[0][0] != pending:
-            for index, (offset, _number) in enumerate(held):
-                if offset == pending:
-                    del held[:index]
-                    break
-            else:  # the parser names an offset we never fed: trust it, keep the oldest line number
-                return pending, held[0][1]
-        return held[0]
-
-    def _attach(self, records: list[Record], resume: tuple[int, int], out: list[Framed]) -> None:
-        last = len(records) - 1
-        for index, record in enumerate(records):
-            if self._cut_offsets:
-                self._mark_truncated(record)
-            if index < last:
-                following = records[index + 1]
-                out.append(Framed(record, following.offset, following.line))
-            else:
-                out.append(Framed(record, resume[0], resume[1]))
-
-    def _mark_truncated(self, record: Record) -> None:
-        end = record.offset + record.size
-        inside = [offset for offset in self._cut_offsets if record.offset <= offset < end]
-        if inside:
-            record.truncated = True
-            self._cut_offsets.difference_update(inside)
+    def _frame(self, lines: list[Line]) -> list[Record]:
+        """Parse complete lines; move ``resume`` past them, or back to the first line still held."""
+        if not lines:
+            return []
+        records = self.parser.feed_lines(lines)
+        self.truncated_lines += sum(1 for line in lines if line.truncated)
+        pending = self.parser.pending_offset()
+        if pending is None:
+            last = lines[-1]
+            self.resume = (last.offset + last.size, last.number + 1)
+        elif pending != self.resume[0]:
+            number = next((line.number for line in reversed(lines) if line.offset == pending), None)
+            # the held record's first line is in this chunk; if not, the parser names an offset it was
+            # never fed: trust it, keep the oldest line number known
+            self.resume = (pending, number if number is not None else lines[0].number)
+        return records
 
     def _prime(self, offset: int) -> None:
         """Feed the header lines before ``offset`` to the parser (IIS column names), shipping nothing."""

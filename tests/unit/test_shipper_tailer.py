@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from shipper.tailer import FileTailer, Framed
+from shipper.tailer import FileTailer
 from shipper.winfile import open_shared
 from streams.formats.api import parse_path
+from streams.formats.record import Record
 
 CORPUS = "/work/shared/corpus/real"
 if not os.path.isdir(CORPUS):  # CI: shared/ sits beside the repository
@@ -23,13 +24,18 @@ def tailer(path, fmt: str, *, offset: int = 0, line: int = 1, encoding=None, chu
     )  # fmt: skip
 
 
-def read_all(t: FileTailer) -> list[Framed]:
-    out: list[Framed] = []
+def read_all(t: FileTailer) -> list[Record]:
+    out: list[Record] = []
     while True:
-        framed, count = t.read()
-        out.extend(framed)
+        records, count = t.read()
+        out.extend(records)
         if not count:
             return out
+
+
+def resume_points(records: list[Record], end: tuple[int, int]) -> list[tuple[int, int]]:
+    """Where a restart resumes once record i is delivered (what the registry checkpoints)."""
+    return [(r.offset, r.line) for r in records[1:]] + [end]
 
 
 def append(path, data: bytes) -> None:
@@ -41,15 +47,15 @@ def test_partial_last_line_waits_for_its_newline(tmp_path):
     path = tmp_path / "other.log"
     path.write_bytes(b"first line\nsecond li")
     t = tailer(path, "raw")
-    assert [f.record.message for f in read_all(t)] == ["first line"]
+    assert [r.message for r in read_all(t)] == ["first line"]
     assert t.resume == (len(b"first line\n"), 2)
     assert t.partial_bytes > 0
     assert t.flush_held() == []  # an idle flush never ships a partial line
     append(path, b"ne\n")
-    framed = read_all(t)
-    assert [f.record.message for f in framed] == ["second line"]
-    assert framed[0].record.offset == len(b"first line\n")
-    assert (framed[0].offset, framed[0].line) == (path.stat().st_size, 3)
+    records = read_all(t)
+    assert [r.message for r in records] == ["second line"]
+    assert records[0].offset == len(b"first line\n")
+    assert t.resume == (path.stat().st_size, 3)
     t.close()
 
 
@@ -59,16 +65,15 @@ def test_multi_line_record_stays_whole_and_resume_point_is_before_it(tmp_path):
     held = b"<12-06-2004 15:35:42> Installing mp.msi with\r\n    wrapped argument line\r\n"
     path.write_bytes(first + held)
     t = tailer(path, "mpsetup")
-    framed = read_all(t)
-    assert [f.record.message for f in framed] == ["MP Setup Started...."]
+    records = read_all(t)
+    assert [r.message for r in records] == ["MP Setup Started...."]
     # the second record may continue: a restart must read it again from its first line
-    assert (framed[0].offset, framed[0].line) == (len(first), 2)
     assert t.resume == (len(first), 2)
     assert t.holds_record
     append(path, b"<12-06-2004 15:35:43> Passed OS version check.\r\n")
-    framed = read_all(t)
-    assert len(framed) == 1
-    record = framed[0].record
+    records = read_all(t)
+    assert len(records) == 1
+    record = records[0]
     assert "wrapped argument line" in record.message and record.line == 2
     assert record.offset == len(first) and record.size == len(held)
     t.close()
@@ -79,14 +84,14 @@ def test_held_record_is_flushed_on_request_but_partial_line_is_not(tmp_path):
     path.write_bytes(b"<12-06-2004 15:35:41> one\n  two\n<12-06-2004 15:35:4")
     t = tailer(path, "mpsetup")
     assert read_all(t) == []
-    framed = t.flush_held()
-    assert [f.record.message.split() for f in framed] == [["one", "two"]]
+    records = t.flush_held()
+    assert [r.message.split() for r in records] == [["one", "two"]]
     end_of_complete_lines = len(b"<12-06-2004 15:35:41> one\n  two\n")
-    assert (framed[0].offset, framed[0].line) == (end_of_complete_lines, 3)
+    assert t.resume == (end_of_complete_lines, 3)
     assert t.partial_bytes == len(b"<12-06-2004 15:35:4")
     rest = t.finish()  # the writer is done: the partial line is shipped too
-    assert [f.record.offset for f in rest] == [end_of_complete_lines]
-    assert rest[-1].offset == path.stat().st_size
+    assert [r.offset for r in rest] == [end_of_complete_lines]
+    assert t.resume[0] == path.stat().st_size
     t.close()
 
 
@@ -95,9 +100,9 @@ def test_finish_ships_the_partial_last_line(tmp_path):
     path.write_bytes(b"complete\nno newline at the end")
     t = tailer(path, "raw")
     assert len(read_all(t)) == 1
-    framed = t.finish()
-    assert [f.record.message for f in framed] == ["no newline at the end"]
-    assert framed[-1].offset == path.stat().st_size
+    records = t.finish()
+    assert [r.message for r in records] == ["no newline at the end"]
+    assert t.resume[0] == path.stat().st_size
     t.close()
 
 
@@ -106,12 +111,12 @@ def test_ten_mib_line_is_truncated_with_a_flag_and_the_file_goes_on(tmp_path):
     huge = b"x" * (10 << 20)
     path.write_bytes(b"before\n" + huge + b"\nafter 1\nafter 2\n")
     t = tailer(path, "raw", chunk=64 * 1024, max_line_bytes=1 << 20)
-    framed = read_all(t)
-    assert [f.record.truncated for f in framed] == [False, True, False, False]
-    cut = framed[1].record
+    records = read_all(t)
+    assert [r.truncated for r in records] == [False, True, False, False]
+    cut = records[1]
     assert len(cut.message) == 1 << 20
     assert cut.size == len(huge) + 1  # offsets stay exact: the next record starts after the whole line
-    assert framed[2].record.message == "after 1" and framed[2].record.offset == 7 + len(huge) + 1
+    assert records[2].message == "after 1" and records[2].offset == 7 + len(huge) + 1
     assert t.truncated_lines == 1
     assert t.resume == (path.stat().st_size, 5)
     t.close()
@@ -131,8 +136,8 @@ def test_small_chunks_frame_exactly_like_a_one_shot_parse(tmp_path, name, fmt):
     shutil.copy(os.path.join(CORPUS, name), path)
     expected = [(r.offset, r.size, r.message) for r in parse_path(path, fmt)]
     t = tailer(path, fmt, chunk=1000)
-    framed = read_all(t) + t.finish()
-    assert [(f.record.offset, f.record.size, f.record.message) for f in framed] == expected
+    records = read_all(t) + t.finish()
+    assert [(r.offset, r.size, r.message) for r in records] == expected
     t.close()
 
 
@@ -141,28 +146,28 @@ def test_resuming_at_any_framed_position_loses_and_repeats_nothing(tmp_path):
     path = tmp_path / "MPMSI.log"
     shutil.copy(os.path.join(CORPUS, name), path)
     t = tailer(path, "msi", chunk=777)
-    framed = read_all(t) + t.finish()
+    records = read_all(t) + t.finish()
     encoding = t.encoding
+    marks = resume_points(records, t.resume)
     t.close()
-    offsets = [f.record.offset for f in framed]
-    for cut in range(0, len(framed), max(1, len(framed) // 12)):
-        mark = framed[cut]
-        again = tailer(path, "msi", offset=mark.offset, line=mark.line, encoding=encoding, chunk=777)
+    for cut in range(0, len(records), max(1, len(records) // 12)):
+        offset, line = marks[cut]
+        again = tailer(path, "msi", offset=offset, line=line, encoding=encoding, chunk=777)
         rest = read_all(again) + again.finish()
         again.close()
-        assert [f.record.offset for f in rest] == offsets[cut + 1 :]
-        assert [f.record.line for f in rest] == [f.record.line for f in framed[cut + 1 :]]
+        assert [r.offset for r in rest] == [r.offset for r in records[cut + 1 :]]
+        assert [r.line for r in rest] == [r.line for r in records[cut + 1 :]]
 
 
 def test_iis_resume_mid_file_still_knows_the_columns(tmp_path):
     path = tmp_path / "u_ex150101.log"
     shutil.copy(os.path.join(CORPUS, "mrsalmon1976__IISLogReader__LogFile.log"), path)
     t = tailer(path, "iis")
-    framed = read_all(t)
+    records = read_all(t)
     t.close()
-    middle = framed[len(framed) // 2]
-    again = tailer(path, "iis", offset=middle.offset, line=middle.line)
+    half = len(records) // 2
+    again = tailer(path, "iis", offset=records[half].offset, line=records[half].line)
     rest = read_all(again)
     again.close()
-    assert rest and all(f.record.format == "iis" for f in rest)
-    assert [f.record.fields for f in rest] == [f.record.fields for f in framed[len(framed) // 2 + 1 :]]
+    assert rest and all(r.format == "iis" for r in rest)
+    assert [r.fields for r in rest] == [r.fields for r in records[half:]]
