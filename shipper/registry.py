@@ -83,7 +83,14 @@ class FileRegistry:
             seen.setdefault((st.st_dev, st.st_ino), (path, st))
         for inode, state in list(self._by_inode.items()):
             if inode in seen:
-                path, st = seen.pop(inode)
+                path, st = seen[inode]
+                if state.tailer is None and self._inode_reused(state, path, st):
+                    # the tracked file is gone and a new one got its inode number: no rename, no
+                    # truncation; the new file is discovered below like any other
+                    log.info("%s is a new file (the inode of %s was reused)", path, state.path)
+                    self._retire(state)
+                    continue
+                del seen[inode]
                 if path != state.path:
                     self._renamed(state, path)
                 state.gone = False
@@ -120,9 +127,24 @@ class FileRegistry:
         if state.tailer is not None:
             state.tailer.path = path
 
+    def _inode_reused(self, state: FileState, path: str, st: os.stat_result) -> bool:
+        """A closed file's inode listed again (same or other name): is it still the same file?
+
+        An open descriptor pins its inode, so only closed files can have theirs handed to a new file.
+        The first bytes are only read when the name, size or modification time changed."""
+        if path == state.path and (st.st_size, st.st_mtime_ns) == state.stamp:
+            return False
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(state.identity.fp_length)
+        except OSError:
+            return False  # cannot tell now; the next scan checks again
+        return not state.identity.matches(head)
+
     def _check(self, state: FileState, st: os.stat_result) -> None:
         """Compare a tracked file with a fresh stat: growth, truncation, rewrite."""
-        changed = st.st_size != state.size
+        changed = (st.st_size, st.st_mtime_ns) != state.stamp
+        state.stamp = (st.st_size, st.st_mtime_ns)
         state.size = st.st_size
         tailer = state.tailer
         read = state.read_offset()

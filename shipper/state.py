@@ -25,6 +25,7 @@ class FileState:
     encoding: str | None
     committed: tuple[int, int]  # confirmed by the output: (offset, line)
     size: int = 0
+    stamp: tuple[int, int] = (-1, -1)  # (size, mtime_ns) at the last scan
     tailer: FileTailer | None = None
     position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
     outbox: deque[Record] = field(default_factory=deque)  # read, not yet in a batch
