@@ -133,18 +133,20 @@ class Checkpointer:
         )
         if payload == self._last:
             return False
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.state_dir)
+        tmp = ""
         try:
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.state_dir)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
+            _fsync_dir(self.state_dir)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from exc
-        _fsync_dir(self.state_dir)
         self._last = payload
         self.writes += 1
         return True

@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from shipper.config import ShipperConfig, load_config
+from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics, serve
 from shipper.pipeline import RunSummary, Shipper
 
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             "once": args.once,
         },
     )
+    raise_fd_limit()
     registry = CollectorRegistry()
     metrics = ShipperMetrics(registry)
     server = None

@@ -35,6 +35,7 @@ class TailSettings:
     close_inactive_s: float = 300.0  # an unchanged file's handle is closed (reopened on change)
     identify_wait_s: float = 2.0  # a file too short to fingerprint is identified after this idle time
     rescan_interval_s: float = 10.0  # full glob + stat safety net besides change notifications
+    max_open_files: int = 0  # descriptors held at most; 0 = half the soft RLIMIT_NOFILE (<= 4096)
     exclude: list[str] = field(default_factory=list)
     encoding: str = ""  # "" = sniff (BOM / NUL pattern)
     format: str = "auto"  # a parser name, or "auto" = detect per file
@@ -55,6 +56,7 @@ class RetrySettings:
     initial_s: float = 0.5
     max_s: float = 30.0
     shutdown_timeout_s: float = 10.0  # on SIGTERM, how long to keep retrying what was already read
+    slow_send_s: float = 5.0  # a batch unconfirmed this long already counts as an outage (metrics, log)
 
 
 @dataclass(slots=True)
@@ -200,6 +202,8 @@ def validate(config: ShipperConfig) -> None:
     for name in ("multiline_idle_s", "rotate_wait_s", "close_inactive_s", "identify_wait_s"):
         if getattr(tail, name) < 0:
             raise ConfigError(f"tail.{name}: must be >= 0")
+    if tail.max_open_files < 0:
+        raise ConfigError("tail.max_open_files: must be >= 0 (0 = automatic)")
     if tail.rescan_interval_s <= 0:
         raise ConfigError("tail.rescan_interval_s: must be > 0")
     _positive("batch.max_records", batch.max_records)
@@ -208,6 +212,8 @@ def validate(config: ShipperConfig) -> None:
         raise ConfigError("retry: need 0 < initial_s <= max_s")
     if retry.shutdown_timeout_s < 0:
         raise ConfigError("retry.shutdown_timeout_s: must be >= 0")
+    if retry.slow_send_s <= 0:
+        raise ConfigError("retry.slow_send_s: must be > 0")
     _choice("kafka.security_protocol", kafka.security_protocol, SECURITY_PROTOCOLS)
     _choice("kafka.sasl_mechanism", kafka.sasl_mechanism, SASL_MECHANISMS)
     _choice("kafka.compression", kafka.compression, COMPRESSIONS)

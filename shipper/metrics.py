@@ -57,6 +57,9 @@ class ShipperMetrics:
         self.checkpoint_writes = Counter(
             PREFIX + "checkpoint_writes_total", "Checkpoint files written", registry=registry
         )
+        self.checkpoint_errors = Counter(
+            PREFIX + "checkpoint_errors_total", "Checkpoint writes that failed (retried)", registry=registry
+        )
         self.rotations = Counter(
             PREFIX + "rotations_total", "Files seen renamed or removed while tracked", registry=registry
         )

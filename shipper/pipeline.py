@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from dataclasses import dataclass
 from shipper.batch import Batch
 from shipper.checkpoint import Checkpointer
 from shipper.config import ShipperConfig
-from shipper.errors import OutputError
+from shipper.delivery import Delivery
+from shipper.errors import CheckpointError, OutputError
 from shipper.metrics import ShipperMetrics
 from shipper.outputs.base import Output, open_output
 from shipper.registry import FileRegistry
@@ -64,6 +64,7 @@ class Shipper:
         self.output = output or open_output(config.output, host=config.host, kafka=config.kafka)
         self.clock = clock
         self.checkpointer = Checkpointer(config.state_dir)
+        self._checkpoint_failing = False
         tail = config.tail
         timers = (tail.multiline_idle_s, tail.rotate_wait_s, tail.identify_wait_s, tail.rescan_interval_s)
         self.tick = max(0.05, min(1.0, *timers) / 2)
@@ -76,6 +77,7 @@ class Shipper:
         registry = FileRegistry(
             config, self.checkpointer.load(), metrics, max_record_bytes=self.output.max_record_bytes
         )
+        delivery = Delivery(self.output, config.retry, metrics, self.clock, on_wait=registry.refresh_lag)
         wake = asyncio.Event()
         watcher = None
         if not config.once:
@@ -102,7 +104,7 @@ class Shipper:
                 batch = Batch(config.batch.max_records, config.batch.max_bytes)
                 registry.fill(batch, read=not stop.is_set())
                 if batch:
-                    if not await self._deliver(batch, stop):
+                    if not await delivery.deliver(batch, stop):
                         summary.delivered_all = False
                         break
                     registry.commit(batch)
@@ -141,60 +143,6 @@ class Shipper:
             self.metrics.output_up.set(0)
             log.error("%s; will keep retrying (nothing is read meanwhile)", exc)
 
-    async def _deliver(self, batch: Batch, stop: asyncio.Event) -> bool:
-        """Send ``batch`` until the output accepts it; False only when a shutdown ran out of time."""
-        retry, metrics = self.config.retry, self.metrics
-        attempt = 0
-        down_since: float | None = None
-        last_mark = 0.0
-        deadline: float | None = None
-        while True:
-            if stop.is_set() and deadline is None:
-                deadline = self.clock() + retry.shutdown_timeout_s
-            try:
-                if deadline is None:
-                    await self.output.send(batch.values)
-                else:
-                    remaining = max(0.1, deadline - self.clock())
-                    await asyncio.wait_for(self.output.send(batch.values), remaining)
-            except (OutputError, TimeoutError) as exc:
-                now = self.clock()
-                metrics.output_errors.inc()
-                metrics.output_up.set(0)
-                if down_since is None:
-                    down_since = last_mark = now
-                    log.warning(
-                        "output unavailable: %s; reading paused, retrying with backoff", exc or "timeout"
-                    )
-                else:
-                    log.debug("retry %d failed: %s", attempt, exc)
-                if deadline is not None and now >= deadline:
-                    log.error(
-                        "stopping with %d records not confirmed; they stay before the checkpoint and are "
-                        "read again on restart",
-                        len(batch),
-                    )
-                    return False
-                delay = _backoff(attempt, retry.initial_s, retry.max_s)
-                attempt += 1
-                if deadline is not None:
-                    delay = min(delay, max(0.0, deadline - now))
-                    await asyncio.sleep(delay)
-                else:
-                    await _wait_any(stop, stop, delay)
-                metrics.backpressure_seconds.inc(self.clock() - last_mark)
-                last_mark = self.clock()
-                continue
-            if down_since is not None:
-                metrics.backpressure_seconds.inc(max(0.0, self.clock() - last_mark))
-                log.warning(
-                    "output is back after %.1f s and %d failed attempts; reading resumes",
-                    self.clock() - down_since,
-                    attempt,
-                )
-            metrics.output_up.set(1)
-            return True
-
     def _count(self, batch: Batch, summary: RunSummary) -> None:
         metrics = self.metrics
         for kind, count in batch.records_by_kind.items():
@@ -207,18 +155,25 @@ class Shipper:
         summary.batches += 1
 
     def _save(self, registry: FileRegistry) -> None:
+        """Write the checkpoint if it changed. A failed write (disk full, no descriptors left) is logged
+        once and retried on the next round; delivery goes on (a crash meanwhile only repeats records)."""
         if not registry.dirty:
             return
-        if self.checkpointer.save(registry.entries()):
+        try:
+            written = self.checkpointer.save(registry.entries())
+        except CheckpointError as exc:
+            self.metrics.checkpoint_errors.inc()
+            if not self._checkpoint_failing:
+                log.error("%s; retrying", exc)
+                self._checkpoint_failing = True
+            return
+        if self._checkpoint_failing:
+            log.warning("checkpoint written again")
+            self._checkpoint_failing = False
+        if written:
             self.metrics.checkpoint_writes.inc()
         registry.dirty = False
         registry.update_gauges()
-
-
-def _backoff(attempt: int, initial: float, cap: float) -> float:
-    """Exponential backoff with jitter: a random delay in [d/2, d], d = min(cap, initial * 2**attempt)."""
-    delay = min(cap, initial * (2 ** min(attempt, 32)))
-    return random.uniform(delay / 2, delay)
 
 
 async def _wait_any(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:

@@ -32,6 +32,7 @@ from shipper.config import ShipperConfig
 from shipper.envelope import EnvelopeEncoder
 from shipper.identifier import Identifier
 from shipper.identity import FileIdentity
+from shipper.limits import open_budget
 from shipper.metrics import ShipperMetrics
 from shipper.paths import KINDS, PathsProvider, log_kind
 from shipper.state import FileState, Inode
@@ -67,6 +68,9 @@ class FileRegistry:
         self._ready: deque[FileState] = deque()
         self._ready_set: set[FileState] = set()
         self._first_scan = True
+        self.max_open = open_budget(config.tail.max_open_files)
+        self._open_count = 0
+        self._starved: set[FileState] = set()  # files with data to read, waiting for a descriptor
         self.scan_requested = True
         self.dirty = False  # the checkpoint content changed since the last save
 
@@ -180,6 +184,8 @@ class FileRegistry:
         if state.tailer is not None:
             state.tailer.close()
             state.tailer = None
+            self._open_count -= 1
+        self._starved.discard(state)
         if self._by_inode.get(state.inode) is state:
             del self._by_inode[state.inode]
         if self._by_path.get(state.path) is state:
@@ -241,6 +247,11 @@ class FileRegistry:
         self._open(state, fd)
 
     def _open(self, state: FileState, fd: int) -> None:
+        if self._open_count >= self.max_open and not self._make_room(1):
+            os.close(fd)  # over the descriptor budget: opened again once idle files were closed
+            self._starved.add(state)
+            return
+        self._starved.discard(state)
         offset, line = state.position
         try:
             state.tailer = FileTailer(
@@ -262,8 +273,25 @@ class FileRegistry:
             state.fmt = "raw"
             self._open(state, fd)
             return
+        self._open_count += 1
         state.last_change = self.clock()
         self._mark_ready(state)
+
+    def _make_room(self, wanted: int) -> bool:
+        """Close up to ``wanted`` (at least an eighth of the budget) idle handles, least recently
+        changed first: files read to their end, nothing queued or held, not being drained."""
+        idle = [
+            s
+            for s in self.states.values()
+            if s.tailer is not None
+            and s.tailer.at_eof
+            and not (s.gone or s.outbox or s.tailer.holds_record)
+            and s not in self._ready_set
+        ]
+        idle.sort(key=lambda s: s.last_change)
+        for state in idle[: max(wanted, self.max_open // 8)]:
+            self._close(state)
+        return self._open_count < self.max_open
 
     def _read_error(self, path: str, exc: OSError) -> None:
         log.warning("cannot read %s: %s", path, exc)
@@ -276,6 +304,7 @@ class FileRegistry:
             state.encoding = tailer.encoding
             tailer.close()
             state.tailer = None
+            self._open_count -= 1
 
     # ------------------------------------------------------------------ timers
     def housekeeping(self) -> None:
@@ -306,6 +335,14 @@ class FileRegistry:
                 self._close(state)
         if self.identifier.any_due():
             self.scan_requested = True
+        if self._starved:
+            self._make_room(len(self._starved))
+            for state in list(self._starved):
+                if self._open_count >= self.max_open:
+                    break
+                self._starved.discard(state)
+                if state.tailer is None and not state.retired and self.states.get(state.key) is state:
+                    self._reopen(state)
         self.update_gauges()
 
     def _size(self, state: FileState) -> int:
@@ -344,7 +381,8 @@ class FileRegistry:
 
     @property
     def has_ready(self) -> bool:
-        return bool(self._ready)
+        """Records or reads are waiting (including files waiting for a descriptor)."""
+        return bool(self._ready) or bool(self._starved)
 
     def fill(self, batch: Batch, *, read: bool = True) -> None:
         """Move records into ``batch`` until it is full or nothing is ready; ``read=False`` only drains
@@ -449,6 +487,20 @@ class FileRegistry:
     def idle(self) -> bool:
         """True when nothing is ready and every open file was read to its current end."""
         return not self._ready and all(not s.outbox for s in self.states.values())
+
+    def refresh_lag(self) -> None:
+        """Re-read file sizes and update the gauges (called while the output is down: nothing else
+        runs then, and the lag must keep growing with the files)."""
+        for state in self.states.values():
+            if state.retired:
+                continue
+            try:
+                state.size = (
+                    os.fstat(state.tailer.fd).st_size if state.tailer else os.stat(state.path).st_size
+                )
+            except OSError:
+                continue
+        self.update_gauges()
 
     def update_gauges(self) -> None:
         lag: dict[str, int] = {}

@@ -53,6 +53,7 @@ class KafkaOutput(Output):
             )
         self.max_record_bytes = settings.max_batch_size - _ENVELOPE_OVERHEAD
         self._producer: AIOKafkaProducer | None = None
+        self._discarding: set[asyncio.Task[None]] = set()
         self._partitioner = DefaultPartitioner()
 
     def describe(self) -> str:
@@ -101,10 +102,10 @@ class KafkaOutput(Output):
         try:
             await producer.start()
         except (TimeoutError, KafkaError, OSError) as exc:
-            await self._discard(producer)
+            self._discard_later(producer)
             raise OutputError(f"{self.describe()}: cannot connect: {_reason(exc)}") from exc
         except asyncio.CancelledError:  # a shutdown deadline: never leave a half-started producer behind
-            await self._discard(producer)
+            self._discard_later(producer)
             raise
         self._producer = producer
         return producer
@@ -118,11 +119,11 @@ class KafkaOutput(Output):
             await asyncio.wait_for(self._send(producer, batch), timeout)
         except (TimeoutError, KafkaError, OSError) as exc:
             self._producer = None
-            await self._discard(producer)
+            self._discard_later(producer)
             raise OutputError(f"{self.describe()}: delivery failed: {_reason(exc)}") from exc
         except asyncio.CancelledError:  # unknown delivery state: the next attempt uses a fresh producer
             self._producer = None
-            await self._discard(producer)
+            self._discard_later(producer)
             raise
 
     async def _send(self, producer: AIOKafkaProducer, batch: Sequence[bytes]) -> None:
@@ -142,13 +143,20 @@ class KafkaOutput(Output):
     async def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            await self._discard(producer)
+            self._discard_later(producer)
+        if self._discarding:
+            await asyncio.wait(self._discarding, timeout=_STOP_TIMEOUT_S)
 
-    @staticmethod
-    async def _discard(producer: AIOKafkaProducer) -> None:
-        # stop() flushes pending batches; with the broker gone that could wait for request_timeout_ms
+    def _discard_later(self, producer: AIOKafkaProducer) -> None:
+        """Stop a producer in the background: with the broker gone, ``stop()`` (which flushes) can take
+        the whole request timeout, and the retry must not wait for it."""
+        task = asyncio.ensure_future(self._stop_quietly(producer))
+        self._discarding.add(task)
+        task.add_done_callback(self._discarding.discard)
+
+    async def _stop_quietly(self, producer: AIOKafkaProducer) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(producer.stop(), _STOP_TIMEOUT_S)
+            await asyncio.wait_for(producer.stop(), self.settings.request_timeout_ms / 1000 + 5.0)
 
 
 def _reason(exc: BaseException) -> str:

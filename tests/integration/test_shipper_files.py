@@ -19,6 +19,7 @@ from tests.shipper_harness import (
     open_fds_to,
     read_output,
     ship_once,
+    ship_once_async,
     sms_line,
 )
 
@@ -264,3 +265,21 @@ def test_restart_from_checkpoint_ships_nothing_twice(tmp_path):
     out = read_output(config)
     assert_no_duplicates(out)
     assert set(messages(out)) == names("s", 0, 250) | names("m", 0, 120)
+
+
+async def test_more_files_than_the_descriptor_budget(tmp_path):
+    config = make_config(tmp_path, max_open_files=8)
+    logs = tmp_path / "logs"
+    for n in range(40):
+        (logs / f"comp{n:02d}.log").write_text(lines(f"f{n:02d}", 0, 5), newline="")
+    await ship_once_async(config)
+    expected = {f"f{n:02d}-{i}" for n in range(40) for i in range(5)}
+    assert set(messages(read_output(config))) == expected
+    async with LiveShipper(config) as live:
+        for n in range(40):
+            with open(logs / f"comp{n:02d}.log", "a", newline="") as handle:
+                handle.write(lines(f"f{n:02d}", 5, 7))
+        expected |= {f"f{n:02d}-{i}" for n in range(40) for i in range(5, 7)}
+        await live.wait_for_messages(expected)
+        assert len(open_fds_to(logs)) <= 8 + 1  # the budget, plus one being identified
+    assert_no_duplicates(read_output(config))
