@@ -91,6 +91,7 @@ class Shipper:
         await self._connect()
         next_scan = 0.0
         ended = False  # --once: the final flush of held records was done
+        sending: tuple[Batch, asyncio.Task[bool]] | None = None  # the batch being delivered
         try:
             while True:
                 now = self.clock()
@@ -101,19 +102,25 @@ class Shipper:
                         watcher.refresh()
                 registry.housekeeping()
 
+                # read the next batch while the previous one is being sent ...
                 batch = Batch(config.batch.max_records, config.batch.max_bytes)
                 registry.fill(batch, read=not stop.is_set())
-                if batch:
-                    if not await delivery.deliver(batch, stop):
+                # ... but confirm batches strictly in order, one send at a time
+                if sending is not None:
+                    sent, task = sending
+                    sending = None
+                    if not await task:
                         summary.delivered_all = False
                         break
-                    registry.commit(batch)
-                    self._count(batch, summary)
-                    registry.settle()
-                    self._save(registry)
+                    registry.commit(sent)
+                    self._count(sent, summary)
+                if batch:
+                    sending = (batch, asyncio.ensure_future(delivery.deliver(batch, stop)))
+                    self._save(registry)  # what the previous batch confirmed
+                    await asyncio.sleep(0)  # the send starts before the next batch is read
                     continue
 
-                registry.settle()
+                registry.settle()  # nothing in flight: positions may pass lines without records
                 self._save(registry)
                 if stop.is_set():
                     break
@@ -129,6 +136,10 @@ class Shipper:
                 if not registry.has_ready and not registry.scan_requested:
                     await _wait_any(wake, stop, self.tick)
         finally:
+            if sending is not None:  # only after an error: the batch stays unconfirmed
+                sending[1].cancel()
+                with contextlib.suppress(BaseException):
+                    await sending[1]
             if watcher is not None:
                 watcher.stop()
             registry.close()
