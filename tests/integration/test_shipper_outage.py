@@ -4,7 +4,7 @@ The test runs a broker of its own (deploy/local/kafka via ``LocalBroker``, on fr
 temporary folder), because it stops and restarts it. A ``log_writer`` keeps appending and rolling logs
 over the whole time; ``mpwatch ship`` runs with ``--metrics-port``. While the broker is down the shipper
 must stop reading (one bounded batch is its whole read-ahead), so its resident memory must not grow beyond
-a generous bound, and /metrics must say so (failed attempts, seconds of backpressure, output down).
+a generous bound, and /metrics must say so (output down, seconds of backpressure, a growing lag).
 After the restart every record written must arrive (compared by content), and the lag must fall to 0.
 
 The writer replaces a ``.lo_`` only once the checkpoint shows it delivered (see ``log_writer``): during
@@ -40,7 +40,7 @@ from tests.integration.shipper_proc import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-OUTAGE_S = 20.0
+OUTAGE_S = 15.0
 RATE = 1500  # records per second over four logs
 RSS_BOUND_KB = 60 * 1024  # growth over the pre-outage baseline that would mean unbounded buffering
 DRAIN_TIMEOUT_S = 90
@@ -71,7 +71,6 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
             "batch": {"max_records": BATCH_RECORDS},
             "tail": {"rotate_wait_s": 1.0, "rescan_interval_s": 1.0},
             "retry": {"initial_s": 0.2, "max_s": 2.0},
-            "kafka": {"request_timeout_ms": 3000},  # a failed send is noticed within ~10 s
         },
     )
     writer = shipper = None
@@ -168,13 +167,19 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
         f"outage run: {report.summary()}; written during the outage {written_during_outage}; "
         f"RSS baseline {baseline} kB, peak {peak} kB; metrics during outage: errors "
         f"{during[PREFIX + 'output_errors_total']}, "
-        f"backpressure {during[PREFIX + 'backpressure_seconds_total']:.1f} s"
+        f"backpressure {during[PREFIX + 'backpressure_seconds_total']:.1f} s, "
+        f"lag {metric_total(during, PREFIX + 'lag_bytes'):.0f} bytes, "
+        f"output_up {during[PREFIX + 'output_up']}"
     )
 
     assert written_during_outage > 0, f"the writer did not write during the outage: {context}"
     assert during[PREFIX + "output_up"] == 0, f"output_up was not 0 during the outage: {during}"
-    assert during[PREFIX + "output_errors_total"] > 0, f"no output errors counted during the outage: {during}"
+    # Default settings: the client notices a dead broker only after its 30 s request timeout, so a 15 s
+    # outage may end before any attempt failed (output_errors_total 0); the shipper must still report it,
+    # as an output that is down and seconds of backpressure.
     assert during[PREFIX + "backpressure_seconds_total"] > 0, f"no backpressure counted: {during}"
+    # the files grew by megabytes while nothing was delivered: lag_bytes must show it
+    assert metric_total(during, PREFIX + "lag_bytes") > 0, f"no lag reported during the outage: {during}"
     assert peak - baseline <= RSS_BOUND_KB, f"memory grew during the outage: {context}"
     assert drained, f"the backlog did not drain within {DRAIN_TIMEOUT_S} s: {context}"
     assert lag_zero, f"lag_bytes did not fall to 0 after the drain: {after}"
@@ -187,5 +192,3 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
     # a send that timed out may still have landed: each failed attempt may repeat at most its batch
     errors = after[PREFIX + "output_errors_total"]
     assert report.duplicates <= errors * BATCH_RECORDS, f"more duplicates than failed batches: {context}"
-    # the files grew by megabytes while nothing was delivered: lag_bytes must show it
-    assert metric_total(during, PREFIX + "lag_bytes") > 0, f"no lag reported during the outage: {during}"
