@@ -5,12 +5,13 @@ checkpointer). The rules it enforces:
 
 * **The checkpoint moves only after the output confirmed the batch.** A crash at any moment repeats at
   most the batch that was in flight, never skips one.
-* **One bounded batch in flight is the only read-ahead.** While ``send`` is retrying, nothing is read, so
-  memory stays flat however long the output is down (backpressure), and the files themselves are the
+* **Two bounded batches are the only read-ahead:** the one being sent and the next one, read meanwhile.
+  Sends happen one at a time and are confirmed in order. While a send is retrying nothing more is read,
+  so memory stays flat however long the output is down (backpressure): the files themselves are the
   buffer.
-* **Retries back off exponentially with jitter, capped at ``retry.max_s``.** The outage is logged once
-  when it starts and once when it ends, with metrics (``output_up``, ``output_errors_total``,
-  ``backpressure_seconds_total``) in between.
+* **Retries back off exponentially with jitter** (``delivery.Delivery``); an outage is logged once when it
+  starts and once when it ends, with metrics (``output_up``, ``output_errors_total``,
+  ``backpressure_seconds_total``, a growing ``lag_bytes``) in between.
 * **Stop (SIGTERM / Ctrl-C) is graceful.** Reading stops; records already read are sent (retrying for at
   most ``retry.shutdown_timeout_s``) and checkpointed; held multi-line records and partial lines are not
   shipped but stay before the checkpoint, so the next run reads them again.
