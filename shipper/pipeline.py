@@ -115,6 +115,8 @@ class Shipper:
                         break
                     registry.commit(sent)
                     self._count(sent, summary)
+                    if not batch.full:  # top up with what was appended meanwhile (else it waits a cycle)
+                        registry.fill(batch, read=not stop.is_set())
                 if batch:
                     sending = (batch, asyncio.ensure_future(delivery.deliver(batch, stop)))
                     self._save(registry)  # what the previous batch confirmed
