@@ -500,10 +500,24 @@ class FileRegistry:
                 )
             except OSError:
                 continue
-        self.update_gauges()
+        # files that appeared meanwhile are not tracked yet (no scans while waiting): count them too
+        untracked: dict[str, int] = {}
+        seen: set[Inode] = set()
+        for path in self.provider.paths():
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            inode = (st.st_dev, st.st_ino)
+            if inode in seen or inode in self._by_inode or inode in self.identifier.waiting:
+                continue
+            seen.add(inode)
+            kind = log_kind(path)
+            untracked[kind] = untracked.get(kind, 0) + st.st_size
+        self.update_gauges(untracked)
 
-    def update_gauges(self) -> None:
-        lag: dict[str, int] = {}
+    def update_gauges(self, untracked: dict[str, int] | None = None) -> None:
+        lag: dict[str, int] = dict(untracked or {})
         open_files = 0
         for state in self.states.values():
             if state.retired:
