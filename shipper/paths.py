@@ -81,6 +81,18 @@ class PathsProvider:
                     found[path] = None
         return sorted(found)
 
+    def listing(self) -> dict[tuple[int, int], tuple[str, os.stat_result]]:
+        """Every matching file by (device, inode), with its path and a fresh stat; a file listed under
+        several names (hard links, overlapping patterns) keeps the first one."""
+        found: dict[tuple[int, int], tuple[str, os.stat_result]] = {}
+        for path in self.paths():
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            found.setdefault((st.st_dev, st.st_ino), (path, st))
+        return found
+
     def _excluded(self, path: str) -> bool:
         name = os.path.basename(path)
         return any(fnmatch.fnmatch(path, ex) or fnmatch.fnmatch(name, ex) for ex in self.exclude)
