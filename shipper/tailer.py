@@ -25,7 +25,7 @@ import os
 
 from shipper.winfile import pread
 from streams.formats.base import Parser
-from streams.formats.decode import LineDecoder, sniff_encoding
+from streams.formats.decode import LineDecoder
 from streams.formats.record import Line, Record
 
 #: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
@@ -84,7 +84,6 @@ class FileTailer:
         self.resume = (offset, line)  # restart point once every record returned so far is delivered
         self.at_eof = False
         self.truncated_lines = 0
-        self._carry = b""  # odd trailing byte of a UTF-16 read, fed with the next chunk
         if offset > 0 and fmt in PRIMED_FORMATS:
             self._prime(offset)
         os.lseek(fd, offset, os.SEEK_SET)
@@ -101,13 +100,7 @@ class FileTailer:
     @property
     def partial_bytes(self) -> int:
         """Bytes of an unterminated last line waiting in the decoder."""
-        return self.decoder.pending_bytes + len(self._carry)
-
-    def _two_byte_units(self, data: bytes) -> bool:
-        encoding = self.decoder.encoding or self._encoding
-        if encoding is None:
-            encoding = sniff_encoding(data[:64])[0]
-        return encoding.startswith("utf-16")
+        return self.decoder.pending_bytes
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -120,14 +113,7 @@ class FileTailer:
         if not count:
             return [], 0
         self.read_pos += count
-        if self._carry:
-            data = self._carry + data
-            self._carry = b""
-        if len(data) % 2 and self._two_byte_units(data):
-            # hand the decoder whole UTF-16 code units only: a CR unit followed by half of an LF unit
-            # at a chunk edge would otherwise end a line early
-            self._carry = data[-1:]
-            data = data[:-1]
+        # chunks may cut a UTF-16 code unit (even a CR-LF pair) in half: the decoder holds the odd byte
         return self._frame(self.decoder.feed(data)), count
 
     def flush_held(self) -> list[Record]:
@@ -138,9 +124,7 @@ class FileTailer:
 
     def finish(self) -> list[Record]:
         """The writer is done (file rotated away or deleted): emit everything, partial line included."""
-        carry, self._carry = self._carry, b""
-        out = self._frame(self.decoder.feed(carry)) if carry else []
-        out.extend(self._frame(self.decoder.flush()))
+        out = self._frame(self.decoder.flush())
         out.extend(self.flush_held())
         return out
 

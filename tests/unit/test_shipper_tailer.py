@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import shutil
 
@@ -171,3 +172,31 @@ def test_iis_resume_mid_file_still_knows_the_columns(tmp_path):
     again.close()
     assert rest and all(r.format == "iis" for r in rest)
     assert [r.fields for r in rest] == [r.fields for r in records[half:]]
+
+
+def msi_utf16_file(path) -> int:
+    """An MPMSI.log as Windows Installer writes it: UTF-16LE with a BOM, CRLF, some non-ASCII text.
+    Returns its number of lines."""
+    lines = ["=== Verbose logging started: 12/6/2004  15:35:41  Build type: SHIP UNICODE 3.01.4000.1823 ==="]
+    for i in range(40):
+        stamp = f"15:35:{i % 60:02d}:{i * 7 % 1000:03d}"
+        lines.append(f"MSI (s) (A0:18) [{stamp}]: Doing action {i} in C:\\SMS\\bin ({'é€' * (i % 3)})")
+    lines.append("MSI (s) (A0:18) [15:36:40:000]: MainEngineThread is returning 1603")
+    text = "".join(line + "\r\n" for line in lines)
+    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    return len(lines)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 777])
+def test_utf16le_file_in_odd_sized_chunks_frames_the_same_records(tmp_path, chunk):
+    # odd chunks cut code units in half, CR-LF pairs included; the decoder must wait for the other half
+    path = tmp_path / "MPMSI.log"
+    count = msi_utf16_file(path)
+    expected = [(r.offset, r.size, r.line, r.message) for r in parse_path(path, "msi")]
+    assert len(expected) == count
+    t = tailer(path, "msi", chunk=chunk)
+    records = read_all(t) + t.finish()
+    assert [(r.offset, r.size, r.line, r.message) for r in records] == expected
+    assert t.encoding == "utf-16-le"
+    assert t.resume == (path.stat().st_size, count + 1)
+    t.close()
