@@ -23,6 +23,7 @@ State is plain data (``to_dict``/``from_dict``) so it can live in a Faust table 
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
@@ -33,12 +34,13 @@ from streams.core.kinds import caps
 
 MAX_FILES = 512
 _KEY = attrgetter("key")
-_NO_END = [1 << 62]  # compares above any [start, end, prev] interval with the same start
+# Sentinel keys: every event key (time, host, file_id, pos) lies strictly between them.
+_TOP: Any = (1 << 62,)
+_BOTTOM: Any = (-(1 << 62),)
 
 
-def _insert(keys: list[Any], events: list[Event], ev: Event) -> bool:
+def _insert(keys: list[Any], events: list[Event], key: Any, ev: Event) -> bool:
     """Insert ``ev`` into parallel sorted lists; False if its key is already there."""
-    key = ev.key
     i = bisect_left(keys, key)
     if i < len(keys) and keys[i] == key:
         return False
@@ -51,15 +53,24 @@ class Series:
     """Retention of one (kind, variant) series: head/tail in full, a count of the middle.
 
     ``head``/``tail`` hold events sorted by key, with their keys in the parallel lists
-    ``head_keys``/``tail_keys`` (so that searching compares tuples in C).
+    ``head_keys``/``tail_keys`` (so that searching compares tuples in C). Both caps are at least 1.
+    Invariant: every head key < every middle key < every tail key, and the tail fills only once the
+    head is full. Once both are full, ``lo``/``hi`` cache the last head key and the first tail key:
+    an event strictly between them goes straight to the middle count (the common case for a long
+    series arriving out of order). While filling they are the sentinels ``_TOP``/``_BOTTOM``, so no
+    key lies between them. ``mid_lo``/``mid_hi`` are the keys of ``mid_first``/``mid_last``.
     """
 
     __slots__ = (
         "head",
         "head_cap",
         "head_keys",
+        "hi",
+        "lo",
         "mid_first",
+        "mid_hi",
         "mid_last",
+        "mid_lo",
         "n_mid",
         "tail",
         "tail_cap",
@@ -71,45 +82,67 @@ class Series:
         self.tail: list[Event] = []
         self.head_keys: list[Any] = []
         self.tail_keys: list[Any] = []
-        self.head_cap = head_cap
-        self.tail_cap = tail_cap
+        self.head_cap = max(1, head_cap)
+        self.tail_cap = max(1, tail_cap)
+        self.lo: Any = _TOP
+        self.hi: Any = _BOTTOM
         self.n_mid = 0
         self.mid_first: Event | None = None
         self.mid_last: Event | None = None
+        self.mid_lo: Any = _TOP
+        self.mid_hi: Any = _BOTTOM
 
     def add(self, ev: Event) -> None:
         """Insert an event not applied before (a kept duplicate is ignored, as a second guard)."""
         key = ev.key
-        tail_keys, tail = self.tail_keys, self.tail
-        if len(tail_keys) == self.tail_cap and tail_keys and key > tail_keys[-1]:
-            tail_keys.append(key)  # fast path: in-order delivery
-            tail.append(ev)
-            del tail_keys[0]
-            ev = tail.pop(0)
-        else:
-            head_keys, head = self.head_keys, self.head
-            if len(head_keys) < self.head_cap:
-                _insert(head_keys, head, ev)
-                return
-            if key <= head_keys[-1]:
-                if not _insert(head_keys, head, ev):
-                    return
-                head_keys.pop()
-                ev = head.pop()
-                key = ev.key
+        if not self.lo < key < self.hi:
+            tail_keys = self.tail_keys
             if len(tail_keys) < self.tail_cap:
-                _insert(tail_keys, tail, ev)
+                self._fill(key, ev)
                 return
-            if key >= tail_keys[0]:  # else it belongs to the middle as it is
-                if not _insert(tail_keys, tail, ev):
+            if key > tail_keys[-1]:  # in-order delivery: the tail's earliest moves to the middle
+                tail_keys.append(key)
+                self.tail.append(ev)
+                key = tail_keys.pop(0)
+                ev = self.tail.pop(0)
+            elif key >= tail_keys[0]:
+                if not _insert(tail_keys, self.tail, key, ev):
                     return
-                del tail_keys[0]
-                ev = tail.pop(0)
+                key = tail_keys.pop(0)
+                ev = self.tail.pop(0)
+            else:  # key <= lo: joins the head, whose latest moves to the middle
+                if not _insert(self.head_keys, self.head, key, ev):
+                    return
+                key = self.head_keys.pop()
+                ev = self.head.pop()
+            self.lo = self.head_keys[-1]
+            self.hi = tail_keys[0]
         self.n_mid += 1
-        if self.mid_first is None or ev.key < self.mid_first.key:
+        if key < self.mid_lo:
+            self.mid_lo = key
             self.mid_first = ev
-        if self.mid_last is None or ev.key > self.mid_last.key:
+        if key > self.mid_hi:
+            self.mid_hi = key
             self.mid_last = ev
+
+    def _fill(self, key: Any, ev: Event) -> None:
+        """Add while head or tail still has room: every event is kept."""
+        head_keys = self.head_keys
+        if len(head_keys) < self.head_cap:
+            _insert(head_keys, self.head, key, ev)
+            return
+        if key <= head_keys[-1]:
+            if not _insert(head_keys, self.head, key, ev):
+                return
+            key = head_keys.pop()
+            ev = self.head.pop()
+        _insert(self.tail_keys, self.tail, key, ev)
+        self._set_window()
+
+    def _set_window(self) -> None:
+        if len(self.tail_keys) >= self.tail_cap:
+            self.lo = self.head_keys[-1]
+            self.hi = self.tail_keys[0]
 
     def events(self) -> list[Event]:
         return self.head + self.tail
@@ -133,11 +166,59 @@ class Series:
         series.tail = [Event.from_dict(e) for e in d["tail"]]
         series.head_keys = [e.key for e in series.head]
         series.tail_keys = [e.key for e in series.tail]
+        series._set_window()
         series.n_mid = d["n_mid"]
         if d["mid"]:
-            series.mid_first = Event.from_dict(d["mid"][0])
-            series.mid_last = Event.from_dict(d["mid"][-1])
+            first = series.mid_first = Event.from_dict(d["mid"][0])
+            last = series.mid_last = Event.from_dict(d["mid"][-1])
+            series.mid_lo, series.mid_hi = first.key, last.key
         return series
+
+
+def _new_marks(ts: int, pos: int, prev: int) -> list[Any]:
+    return [ts, array("q", (prev,)), array("q", (pos, pos))]
+
+
+def _mark(marks: list[Any], pos: int, prev: int) -> bool:
+    """Record chain position ``pos`` (whose predecessor is ``prev``) in a file's applied intervals.
+
+    ``marks`` is ``[newest_ts, prevs, bounds]``. ``bounds`` is the flat sorted sequence
+    ``start0, end0, start1, end1, ...`` of the applied intervals of the file's event chain and
+    ``prevs[k]`` the predecessor of interval k's first event (so ``len(prevs)`` is the number of
+    intervals). Both are ``array('q')``: one C bisect over packed ints finds whether ``pos`` lies
+    inside an interval (odd insertion point, or equal to an end). False when ``pos`` was applied
+    before. Two applied neighbours are always in one interval, which is what makes the joins exact.
+    """
+    prevs, bounds = marks[1], marks[2]
+    last = bounds[-1]
+    if pos > last:  # in-order delivery: extend or follow the last interval
+        if prev == last:
+            bounds[-1] = pos
+        else:
+            bounds.append(pos)
+            bounds.append(pos)
+            prevs.append(prev)
+        return True
+    j = bisect_right(bounds, pos)
+    if j & 1 or (j and bounds[j - 1] == pos):
+        return False
+    # pos lies between interval k-1 (if any) and interval k (which exists: pos < the last end)
+    k = j >> 1
+    joins_left = j and prev == bounds[j - 1]  # ends are >= 0, so prev = -1 never joins
+    if prevs[k] == pos:  # pos is the predecessor of interval k's first event
+        if joins_left:
+            del bounds[j - 1 : j + 1]
+            del prevs[k]
+        else:
+            bounds[j] = pos
+            prevs[k] = prev
+    elif joins_left:
+        bounds[j - 1] = pos
+    else:
+        bounds.insert(j, pos)
+        bounds.insert(j, pos)
+        prevs.insert(k, prev)
+    return True
 
 
 class ServerState:
@@ -149,14 +230,22 @@ class ServerState:
         self.server = server
         self.mp = False  # some event is specific to management points (else the view hides the server)
         self.latest_ts: int | None = None
-        # (host, file_id) -> [newest event time, [[start_pos, end_pos, prev_of_start], ...] sorted]
+        # (host, file_id) -> [newest event time, prevs, bounds]: applied chain intervals (see _mark)
         self.seen: dict[tuple[str, str], list[Any]] = {}
         self.series: dict[tuple[str, str], Series] = {}
 
     def apply(self, ev: Event) -> bool:
         """Apply one event; False when it had been applied before (nothing changes)."""
-        if not self._mark(ev):
+        ts = ev.ts
+        marks = self.seen.get(ev.fkey)
+        if marks is None:
+            if len(self.seen) >= MAX_FILES:
+                self._forget_oldest_file()
+            self.seen[ev.fkey] = _new_marks(ts, ev.pos, ev.prev)
+        elif not _mark(marks, ev.pos, ev.prev):
             return False
+        elif ts > marks[0]:
+            marks[0] = ts
         skey = (ev.kind, ev.variant)
         series = self.series.get(skey)
         if series is None:
@@ -164,42 +253,9 @@ class ServerState:
         series.add(ev)
         if ev.mp:
             self.mp = True
-        if self.latest_ts is None or ev.ts > self.latest_ts:
-            self.latest_ts = ev.ts
-        return True
-
-    def _mark(self, ev: Event) -> bool:
-        entry = self.seen.get(ev.fkey)
-        pos, prev = ev.pos, ev.prev
-        if entry is None:
-            if len(self.seen) >= MAX_FILES:
-                self._forget_oldest_file()
-            self.seen[ev.fkey] = [ev.ts, [[pos, pos, prev]]]
-            return True
-        if ev.ts > entry[0]:
-            entry[0] = ev.ts
-        ivs = entry[1]
-        last = ivs[-1]
-        if pos > last[1]:  # fast path: in-order delivery extends the last interval
-            if prev == last[1] and prev >= 0:
-                last[1] = pos
-            else:
-                ivs.append([pos, pos, prev])
-            return True
-        i = bisect_right(ivs, [pos, *_NO_END])
-        left = ivs[i - 1] if i else None
-        if left is not None and pos <= left[1]:
-            return False
-        right = ivs[i] if i < len(ivs) else None
-        if left is not None and prev >= 0 and prev == left[1]:
-            left[1] = pos
-            if right is not None and right[2] == pos:
-                left[1] = right[1]
-                del ivs[i]
-        elif right is not None and right[2] == pos:
-            right[0], right[2] = pos, prev
-        else:
-            ivs.insert(i, [pos, pos, prev])
+        latest = self.latest_ts
+        if latest is None or ts > latest:
+            self.latest_ts = ts
         return True
 
     def _forget_oldest_file(self) -> None:
@@ -225,7 +281,10 @@ class ServerState:
             "server": self.server,
             "mp": self.mp,
             "latest_ts": self.latest_ts,
-            "seen": [[h, f, entry[0], entry[1]] for (h, f), entry in self.seen.items()],
+            "seen": [
+                [h, f, marks[0], [[*marks[2][2 * k : 2 * k + 2], p] for k, p in enumerate(marks[1])]]
+                for (h, f), marks in self.seen.items()
+            ],
             "series": [[k, v, s.to_dict()] for (k, v), s in self.series.items()],
         }
 
@@ -234,7 +293,10 @@ class ServerState:
         state = cls(d["server"])
         state.mp = d["mp"]
         state.latest_ts = d["latest_ts"]
-        state.seen = {(h, f): [ts, [list(iv) for iv in ivs]] for h, f, ts, ivs in d["seen"]}
+        state.seen = {
+            (h, f): [ts, array("q", [iv[2] for iv in ivs]), array("q", [b for iv in ivs for b in iv[:2]])]
+            for h, f, ts, ivs in d["seen"]
+        }
         state.series = {(k, v): Series.from_dict(s) for k, v, s in d["series"]}
         return state
 
@@ -253,9 +315,13 @@ class Reducer:
 
     def apply_all(self, events: Iterable[Event]) -> int:
         """Apply many events; returns how many were new."""
+        servers = self.servers
         applied = 0
         for ev in events:
-            if self.apply(ev):
+            state = servers.get(ev.server)
+            if state is None:
+                state = servers[ev.server] = ServerState(ev.server)
+            if state.apply(ev):
                 applied += 1
         return applied
 

@@ -92,6 +92,26 @@ def test_any_arrival_order_with_duplicates_gives_the_same_view(sizes: list[int],
     assert all(len(entry[1]) == 1 for entry in state.seen.values())
 
 
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(min_value=1, max_value=60), data=st.data())
+def test_each_event_is_new_exactly_once_whatever_the_order(n: int, data: st.DataObject) -> None:
+    """apply() says True exactly for first sightings; the file's applied positions stay as few
+    intervals as there are runs of consecutive chain elements; every new event is kept or counted."""
+    events = verifications(n)
+    order = data.draw(st.lists(st.integers(min_value=0, max_value=n - 1), max_size=3 * n))
+    order += data.draw(st.permutations(range(n)))
+    state = ServerState("MGTPOINT1")
+    applied: set[int] = set()
+    for i in order:
+        assert state.apply(events[i]) == (i not in applied)
+        applied.add(i)
+        runs = sum(1 for j in applied if j - 1 not in applied)
+        assert [len(entry[1]) for entry in state.seen.values()] == [runs]
+    series = state.series[(K.HTTP_VERIFY, "200")]
+    assert len(series.events()) + series.n_mid == n
+    assert state.events() == events[: len(series.head)] + events[n - len(series.tail) :]
+
+
 def test_repetitive_series_are_bounded_and_counted_exactly() -> None:
     reducer = Reducer()
     n = 20_000
