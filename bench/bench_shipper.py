@@ -22,27 +22,28 @@ KAFKA_BOOTSTRAP=host:port uses that broker instead of starting one.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from shipper_support import OffsetWatch, broker, new_topic, note, result  # noqa: E402
+from shipper_support import (  # noqa: E402
+    OffsetWatch,
+    arguments,
+    bench_setup,
+    bench_ship_command,
+    new_topic,
+    note,
+    result,
+)
 
 from tests.integration.log_writer import format_record  # noqa: E402
-from tests.integration.shipper_proc import (  # noqa: E402
-    cpu_seconds,
-    python_env,
-    ship_command,
-    status_kb,
-)
+from tests.integration.shipper_proc import cpu_seconds, python_env, status_kb  # noqa: E402
 
 RSYSLOG_TIMEOUT_S = 900
 
@@ -63,14 +64,7 @@ def generate(path: Path, records: int) -> int:
 
 def run_mpwatch(bootstrap: str, log: Path, records: int, scratch: Path) -> dict[str, float]:
     topic = new_topic(bootstrap, "bench-ship")
-    cmd = ship_command(
-        paths=[log],
-        output=f"kafka://{bootstrap}/{topic}",
-        state_dir=scratch / "state",
-        host="BENCH",
-        once=True,
-        log_level="warning",
-    )
+    cmd = bench_ship_command(bootstrap, topic, [log], scratch / "state", once=True)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=python_env())
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -151,29 +145,19 @@ def run_rsyslog(bootstrap: str, log: Path, records: int, scratch: Path) -> dict[
 
 def profile_mpwatch(bootstrap: str, log: Path, scratch: Path, out: Path) -> None:
     topic = new_topic(bootstrap, "bench-profile")
-    cmd = ship_command(
-        paths=[log],
-        output=f"kafka://{bootstrap}/{topic}",
-        state_dir=scratch / "profile-state",
-        host="BENCH",
-        once=True,
-        log_level="warning",
-    )
+    cmd = bench_ship_command(bootstrap, topic, [log], scratch / "profile-state", once=True)
     cmd = [cmd[0], "-m", "cProfile", "-o", str(out), *cmd[1:]]
     subprocess.run(cmd, env=python_env(), check=True)
     note(f"cProfile stats written to {out} (python -m pstats {out})")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--skip-rsyslog", action="store_true")
     parser.add_argument("--profile", type=Path, help="also write cProfile stats of a shipper run here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mpwatch-bench-ship-") as tmp, broker() as bootstrap:
-        scratch = Path(tmp)
+    with bench_setup("mpwatch-bench-ship-") as (scratch, bootstrap):
         log = scratch / "logs" / "SiteComp.log"
         log.parent.mkdir()
         size = generate(log, args.records)

@@ -15,24 +15,20 @@ KAFKA_BOOTSTRAP=host:port uses that broker instead of starting one.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from shipper_support import broker, new_topic, note, result  # noqa: E402
+from shipper_support import arguments, bench_setup, bench_ship_command, new_topic, note, result  # noqa: E402
 
 from tests.integration.kafka_helpers import free_ports  # noqa: E402
 from tests.integration.log_writer import format_record  # noqa: E402
 from tests.integration.shipper_proc import (  # noqa: E402
     cpu_seconds,
-    metric_total,
-    scrape_metrics,
-    ship_command,
+    scrape_total,
     spawn,
     status_kb,
     stop_process,
@@ -56,33 +52,20 @@ def make_files(folder: Path, count: int) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mpwatch-bench-idle-") as tmp, broker() as bootstrap:
-        scratch = Path(tmp)
+    with bench_setup("mpwatch-bench-idle-") as (scratch, bootstrap):
         records = make_files(scratch / "logs", args.files)
         topic = new_topic(bootstrap, "bench-idle")
         (port,) = free_ports(1)
-        cmd = ship_command(
-            paths=[scratch / "logs"],
-            output=f"kafka://{bootstrap}/{topic}",
-            state_dir=scratch / "state",
-            host="BENCH",
-            metrics_port=port,
-            log_level="warning",
-        )
+        cmd = bench_ship_command(bootstrap, topic, [scratch / "logs"], scratch / "state", metrics_port=port)
         proc = spawn(cmd, scratch / "shipper.log")
         try:
 
             def shipped() -> float:
-                try:
-                    return metric_total(scrape_metrics(port), "mpwatch_shipper_records_shipped_total")
-                except OSError:
-                    return 0.0
+                return scrape_total(port, "mpwatch_shipper_records_shipped_total")
 
             if not wait_until(lambda: shipped() >= records, timeout=120, interval=0.5):
                 raise SystemExit(f"the shipper shipped {shipped()}/{records} records in 120 s")

@@ -16,28 +16,24 @@ KAFKA_BOOTSTRAP=host:port uses that broker instead of starting one.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from shipper_support import broker, note, result  # noqa: E402
+from shipper_support import arguments, bench_setup, bench_ship_command, new_topic, note, result  # noqa: E402
 
-from tests.integration.kafka_helpers import create_topic, free_ports  # noqa: E402
+from tests.integration.kafka_helpers import free_ports  # noqa: E402
 from tests.integration.log_writer import parse_stamp, read_manifest  # noqa: E402
 from tests.integration.shipper_proc import (  # noqa: E402
     TopicFollower,
-    metric_total,
-    scrape_metrics,
-    ship_command,
+    scrape_total,
     spawn,
     stop_process,
     wait_until,
+    writer_command,
 )
 
 
@@ -46,21 +42,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(bootstrap: str, scratch: Path, rate: float, seconds: float) -> list[float]:
-    topic = f"bench-latency-{uuid.uuid4().hex[:8]}"
-    await create_topic(bootstrap, topic, 1)
+async def measure(bootstrap: str, topic: str, scratch: Path, rate: float, seconds: float) -> list[float]:
     logs = scratch / "logs"
     logs.mkdir()
     (port,) = free_ports(1)
     shipper = spawn(
-        ship_command(
-            paths=[logs],
-            output=f"kafka://{bootstrap}/{topic}",
-            state_dir=scratch / "state",
-            host="BENCH",
-            metrics_port=port,
-            log_level="warning",
-        ),
+        bench_ship_command(bootstrap, topic, [logs], scratch / "state", metrics_port=port),
         scratch / "shipper.log",
     )
     follower = TopicFollower(bootstrap, topic)
@@ -68,30 +55,13 @@ async def measure(bootstrap: str, scratch: Path, rate: float, seconds: float) ->
     try:
 
         def ready() -> bool:
-            try:
-                return metric_total(scrape_metrics(port), "mpwatch_shipper_output_up") == 1
-            except OSError:
-                return False
+            return scrape_total(port, "mpwatch_shipper_output_up") == 1
 
         if not await asyncio.to_thread(wait_until, ready, 60):
             raise SystemExit("the shipper did not come up (see its log)")
         await follower.start()
         writer = spawn(
-            [
-                sys.executable,
-                "-m",
-                "tests.integration.log_writer",
-                "--dir",
-                str(logs),
-                "--rate",
-                str(rate),
-                "--rotate-bytes",
-                "250000",
-                "--duration",
-                str(seconds),
-                "--manifest",
-                str(scratch / "manifest.txt"),
-            ],
+            writer_command(logs, scratch / "manifest.txt", rate, rotate_bytes=250_000, duration=seconds),
             scratch / "writer.log",
         )
         while writer.poll() is None:
@@ -113,14 +83,13 @@ async def measure(bootstrap: str, scratch: Path, rate: float, seconds: float) ->
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mpwatch-bench-latency-") as tmp, broker() as bootstrap:
-        delays = asyncio.run(measure(bootstrap, Path(tmp), args.rate, args.seconds))
+    with bench_setup("mpwatch-bench-latency-") as (scratch, bootstrap):
+        topic = new_topic(bootstrap, "bench-latency")
+        delays = asyncio.run(measure(bootstrap, topic, scratch, args.rate, args.seconds))
     note(f"{len(delays)} records; mean {statistics.fmean(delays) * 1000:.1f} ms")
     result("shipper_latency_rate", args.rate, "lines/s")
     result("shipper_latency_p50", percentile(delays, 0.50) * 1000, "ms")

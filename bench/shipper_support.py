@@ -1,18 +1,21 @@
 """Shared pieces of the shipper benchmarks (not a benchmark itself: `make bench` runs bench_*.py only).
 
 ``broker()`` yields a bootstrap address: KAFKA_BOOTSTRAP when set, otherwise a broker of the bench's own
-(deploy/local/kafka on free ports in a temporary run folder), stopped at the end.
+(deploy/local/kafka on free ports in a temporary run folder), stopped at the end; ``bench_setup`` adds a
+scratch folder. ``bench_ship_command`` is `mpwatch ship` as every bench runs it (host BENCH, warnings
+only, into a Kafka topic); ``arguments`` starts a bench's command line with its docstring as help.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +25,7 @@ if str(REPO_ROOT) not in sys.path:
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
 from tests.integration.kafka_helpers import LocalBroker, create_topic  # noqa: E402
+from tests.integration.shipper_proc import ship_command  # noqa: E402
 
 
 def note(text: str) -> None:
@@ -48,6 +52,38 @@ def broker() -> Iterator[str]:
             yield local.up()
         finally:
             local.down()
+
+
+@contextlib.contextmanager
+def bench_setup(prefix: str) -> Iterator[tuple[Path, str]]:
+    """(scratch folder, bootstrap address), both removed / stopped at the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, broker() as bootstrap:
+        yield Path(tmp), bootstrap
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def bench_ship_command(
+    bootstrap: str,
+    topic: str,
+    paths: Sequence[Path],
+    state_dir: Path,
+    *,
+    once: bool = False,
+    metrics_port: int | None = None,
+) -> list[str]:
+    """`mpwatch ship` into ``topic``, as every shipper bench runs it."""
+    return ship_command(
+        paths=paths,
+        output=f"kafka://{bootstrap}/{topic}",
+        state_dir=state_dir,
+        host="BENCH",
+        once=once,
+        metrics_port=metrics_port,
+        log_level="warning",
+    )
 
 
 def new_topic(bootstrap: str, prefix: str, partitions: int = 1) -> str:

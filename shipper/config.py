@@ -14,6 +14,7 @@ import socket
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,34 +155,33 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 def _coerce(hint: Any, value: Any, name: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(typing.cast(type, hint), value, f"{name}.")
-    args = typing.get_args(hint)
     if isinstance(hint, types.UnionType):  # "X | None"
         if value is None:
             return None
-        hint = next(a for a in args if a is not type(None))
-        args = typing.get_args(hint)
-    origin = typing.get_origin(hint)
-    if origin is list:
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
         return list(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{name}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{name}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{name}: unsupported setting type")  # pragma: no cover - a programming error
+    if hint not in _SCALARS:
+        raise ConfigError(f"{name}: unsupported setting type")  # pragma: no cover - a programming error
+    accepts, expected = _SCALARS[hint]
+    if not accepts(value):
+        raise ConfigError(f"{name}: expected {expected}, got {value!r}")
+    return float(value) if hint is float else value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # TOML booleans are not numbers
+
+
+#: scalar setting type -> (does a TOML value fit it, what the error message says was expected)
+_SCALARS: dict[Any, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: _number(v) and isinstance(v, int), "an integer"),
+    float: (_number, "a number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+}
 
 
 def validate(config: ShipperConfig) -> None:
@@ -197,23 +197,18 @@ def validate(config: ShipperConfig) -> None:
     if not config.state_dir:
         raise ConfigError("state_dir: must not be empty")
     tail, batch, retry, kafka = config.tail, config.batch, config.retry, config.kafka
-    _positive("tail.max_line_bytes", tail.max_line_bytes, minimum=64)
-    _positive("tail.read_chunk_bytes", tail.read_chunk_bytes, minimum=512)
+    _at_least("tail.max_line_bytes", tail.max_line_bytes, 64)
+    _at_least("tail.read_chunk_bytes", tail.read_chunk_bytes, 512)
     for name in ("multiline_idle_s", "rotate_wait_s", "close_inactive_s", "identify_wait_s"):
-        if getattr(tail, name) < 0:
-            raise ConfigError(f"tail.{name}: must be >= 0")
-    if tail.max_open_files < 0:
-        raise ConfigError("tail.max_open_files: must be >= 0 (0 = automatic)")
-    if tail.rescan_interval_s <= 0:
-        raise ConfigError("tail.rescan_interval_s: must be > 0")
-    _positive("batch.max_records", batch.max_records)
-    _positive("batch.max_bytes", batch.max_bytes, minimum=1024)
+        _at_least(f"tail.{name}", getattr(tail, name), 0)
+    _at_least("tail.max_open_files", tail.max_open_files, 0)  # 0 = automatic
+    _above_zero("tail.rescan_interval_s", tail.rescan_interval_s)
+    _at_least("batch.max_records", batch.max_records, 1)
+    _at_least("batch.max_bytes", batch.max_bytes, 1024)
     if retry.initial_s <= 0 or retry.max_s < retry.initial_s:
         raise ConfigError("retry: need 0 < initial_s <= max_s")
-    if retry.shutdown_timeout_s < 0:
-        raise ConfigError("retry.shutdown_timeout_s: must be >= 0")
-    if retry.slow_send_s <= 0:
-        raise ConfigError("retry.slow_send_s: must be > 0")
+    _at_least("retry.shutdown_timeout_s", retry.shutdown_timeout_s, 0)
+    _above_zero("retry.slow_send_s", retry.slow_send_s)
     _choice("kafka.security_protocol", kafka.security_protocol, SECURITY_PROTOCOLS)
     _choice("kafka.sasl_mechanism", kafka.sasl_mechanism, SASL_MECHANISMS)
     _choice("kafka.compression", kafka.compression, COMPRESSIONS)
@@ -225,15 +220,19 @@ def validate(config: ShipperConfig) -> None:
         value = getattr(kafka, name)
         if value and not os.path.isfile(value):
             raise ConfigError(f"kafka.{name}: no such file {value}")
-    _positive("kafka.max_batch_size", kafka.max_batch_size, minimum=1024)
-    if kafka.linger_ms < 0:
-        raise ConfigError("kafka.linger_ms: must be >= 0")
-    _positive("kafka.request_timeout_ms", kafka.request_timeout_ms)
+    _at_least("kafka.max_batch_size", kafka.max_batch_size, 1024)
+    _at_least("kafka.linger_ms", kafka.linger_ms, 0)
+    _at_least("kafka.request_timeout_ms", kafka.request_timeout_ms, 1)
 
 
-def _positive(name: str, value: int, minimum: int = 1) -> None:
+def _at_least(name: str, value: float, minimum: float) -> None:
     if value < minimum:
         raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+
+
+def _above_zero(name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name}: must be > 0, got {value}")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

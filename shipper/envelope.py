@@ -29,10 +29,26 @@ def record_id(host: str, file_id: str, offset: int) -> str:
     return f"{host}:{file_id}:{offset}"
 
 
+def _record_body(record: Record) -> dict[str, Any]:
+    """The parsed record as it is shipped (the envelope's ``record`` object)."""
+    return {
+        "time": record.time,
+        "time_is_local": record.time_is_local,
+        "component": record.component,
+        "thread": record.thread,
+        "severity": record.severity,
+        "message": record.message,
+        "fields": record.fields,
+        "raw": record.raw,
+        "format": record.format,
+        "truncated": record.truncated,
+    }
+
+
 def envelope(host: str, kind: str, path: str, file_id: str, record: Record) -> dict[str, Any]:
     """The envelope as a mapping (see the module docstring)."""
     return {
-        "id": f"{host}:{file_id}:{record.offset}",
+        "id": record_id(host, file_id, record.offset),
         "host": host,
         "kind": kind,
         "path": path,
@@ -40,18 +56,7 @@ def envelope(host: str, kind: str, path: str, file_id: str, record: Record) -> d
         "offset": record.offset,
         "size": record.size,
         "line": record.line,
-        "record": {
-            "time": record.time,
-            "time_is_local": record.time_is_local,
-            "component": record.component,
-            "thread": record.thread,
-            "severity": record.severity,
-            "message": record.message,
-            "fields": record.fields,
-            "raw": record.raw,
-            "format": record.format,
-            "truncated": record.truncated,
-        },
+        "record": _record_body(record),
     }
 
 
@@ -88,22 +93,7 @@ class EnvelopeEncoder:
         self._middle = orjson.dumps({"host": host, "kind": kind, "path": path, "file_id": file_id})[1:-1]
 
     def __call__(self, record: Record) -> bytes:
-        body = orjson.dumps(
-            {
-                "time": record.time,
-                "time_is_local": record.time_is_local,
-                "component": record.component,
-                "thread": record.thread,
-                "severity": record.severity,
-                "message": record.message,
-                "fields": record.fields,
-                "raw": record.raw,
-                "format": record.format,
-                "truncated": record.truncated,
-            },
-            option=_OPTIONS,
-            default=str,
-        )
+        body = orjson.dumps(_record_body(record), option=_OPTIONS, default=str)
         data = b'{"id":%s%d",%s,"offset":%d,"size":%d,"line":%d,"record":%s}' % (
             self._id_open,
             record.offset,

@@ -18,64 +18,47 @@ class ShipperMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.records_shipped = Counter(
-            PREFIX + "records_shipped_total", "Records confirmed by the output", ["kind"], registry=registry
+        counter, gauge = self._counter, self._gauge
+        kind = ("kind",)
+        self.records_shipped = counter("records_shipped_total", "Records confirmed by the output", kind)
+        self.bytes_shipped = counter(
+            "bytes_shipped_total", "Source-file bytes covered by records confirmed by the output", kind
         )
-        self.bytes_shipped = Counter(
-            PREFIX + "bytes_shipped_total",
-            "Source-file bytes covered by records confirmed by the output",
-            ["kind"],
-            registry=registry,
-        )
-        self.files_watched = Gauge(PREFIX + "files_watched", "Files currently tracked", registry=registry)
-        self.files_open = Gauge(PREFIX + "files_open", "Files currently held open", registry=registry)
-        self.lag_bytes = Gauge(
-            PREFIX + "lag_bytes",
+        self.files_watched = gauge("files_watched", "Files currently tracked")
+        self.files_open = gauge("files_open", "Files currently held open")
+        self.lag_bytes = gauge(
+            "lag_bytes",
             "Bytes behind: file size minus the confirmed (checkpointed) offset, summed per log kind",
-            ["kind"],
-            registry=registry,
+            kind,
         )
-        self.truncated_lines = Counter(
-            PREFIX + "truncated_lines_total", "Lines cut at tail.max_line_bytes", registry=registry
+        self.truncated_lines = counter("truncated_lines_total", "Lines cut at tail.max_line_bytes")
+        self.parse_fallbacks = counter(
+            "parse_fallback_total", "Records shipped as raw text because no format parser understood them"
         )
-        self.parse_fallbacks = Counter(
-            PREFIX + "parse_fallback_total",
-            "Records shipped as raw text because no format parser understood them",
-            registry=registry,
-        )
-        self.output_errors = Counter(
-            PREFIX + "output_errors_total", "Failed attempts to deliver a batch", registry=registry
-        )
-        self.backpressure_seconds = Counter(
-            PREFIX + "backpressure_seconds_total",
+        self.output_errors = counter("output_errors_total", "Failed attempts to deliver a batch")
+        self.backpressure_seconds = counter(
+            "backpressure_seconds_total",
             "Seconds reading was paused because the output did not accept a batch",
-            registry=registry,
         )
-        self.output_up = Gauge(
-            PREFIX + "output_up", "1 when the last delivery attempt succeeded, else 0", registry=registry
+        self.output_up = gauge("output_up", "1 when the last delivery attempt succeeded, else 0")
+        self.checkpoint_writes = counter("checkpoint_writes_total", "Checkpoint files written")
+        self.checkpoint_errors = counter("checkpoint_errors_total", "Checkpoint writes that failed (retried)")
+        self.rotations = counter("rotations_total", "Files seen renamed or removed while tracked")
+        self.truncations = counter(
+            "truncations_total", "Files found truncated or rewritten (read again from 0)"
         )
-        self.checkpoint_writes = Counter(
-            PREFIX + "checkpoint_writes_total", "Checkpoint files written", registry=registry
-        )
-        self.checkpoint_errors = Counter(
-            PREFIX + "checkpoint_errors_total", "Checkpoint writes that failed (retried)", registry=registry
-        )
-        self.rotations = Counter(
-            PREFIX + "rotations_total", "Files seen renamed or removed while tracked", registry=registry
-        )
-        self.truncations = Counter(
-            PREFIX + "truncations_total",
-            "Files found truncated or rewritten (read again from 0)",
-            registry=registry,
-        )
-        self.read_errors = Counter(
-            PREFIX + "read_errors_total", "Files that could not be opened or read", registry=registry
-        )
-        for kind in KINDS:  # make every series exist from the start (dashboards see 0, not 'no data')
-            self.records_shipped.labels(kind)
-            self.bytes_shipped.labels(kind)
-            self.lag_bytes.labels(kind).set(0)
+        self.read_errors = counter("read_errors_total", "Files that could not be opened or read")
+        for name in KINDS:  # make every series exist from the start (dashboards see 0, not 'no data')
+            self.records_shipped.labels(name)
+            self.bytes_shipped.labels(name)
+            self.lag_bytes.labels(name).set(0)
         self.output_up.set(1)
+
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+        return Counter(PREFIX + name, doc, labels, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(PREFIX + name, doc, labels, registry=self.registry)
 
 
 def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> tuple[object, object]:

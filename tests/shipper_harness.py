@@ -8,13 +8,14 @@ fresh ``CollectorRegistry`` per shipper.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,21 @@ def open_fds_to(path: Path) -> list[str]:
 
 def ship_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "streams.cli", "ship", *args]
+
+
+@contextlib.contextmanager
+def started_ship(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``mpwatch ship ARGS`` running as a real process (stdout/stderr piped, text); killed on the way
+    out if the test left it running."""
+    process = subprocess.Popen(
+        ship_command(*args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def run_ship(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

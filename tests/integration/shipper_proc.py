@@ -1,8 +1,10 @@
 """Helpers for tests and benchmarks that run ``mpwatch ship`` as a real process against a real broker.
 
-* ``ship_command`` / ``spawn_shipper``: the command line and a subprocess (its log in a file);
+* ``ship_command`` / ``writer_command`` / ``spawn``: command lines of the shipper and of a ``log_writer``,
+  and a subprocess (its log in a file); ``reap`` kills what a test left running, ``log_tail`` quotes a log;
 * ``cpu_seconds`` / ``status_kb``: CPU time and memory of a process, read from /proc;
-* ``scrape_metrics``: the shipper's /metrics page parsed by prometheus_client's own parser;
+* ``scrape_metrics`` / ``scrape_total``: the shipper's /metrics page parsed by prometheus_client's own
+  parser;
 * ``TopicFollower``: reads a topic from the start as it grows (no consumer group);
 * ``check_delivery``: compares what a ``log_writer`` wrote with the envelopes that reached Kafka, by
   record content (the sequence number in the text) and by record id.
@@ -17,7 +19,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,12 +67,39 @@ def ship_command(
     return cmd
 
 
+def writer_command(logs: Path, manifest: Path, rate: float, **options: object) -> list[str]:
+    """``python -m tests.integration.log_writer --dir LOGS --rate RATE --manifest FILE`` plus ``options``
+    (``rotate_bytes=50_000`` -> ``--rotate-bytes 50000``; None values are left out)."""
+    cmd = [sys.executable, "-m", "tests.integration.log_writer", "--dir", str(logs), "--rate", str(rate)]
+    cmd += ["--manifest", str(manifest)]
+    for name, value in options.items():
+        if value is not None:
+            cmd += ["--" + name.replace("_", "-"), str(value)]
+    return cmd
+
+
 def spawn(cmd: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``cmd`` from the repository root; stdout and stderr are appended to ``log_path``."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             list(cmd), cwd=REPO_ROOT, env=python_env(), stdout=log, stderr=subprocess.STDOUT
         )
+
+
+def reap(*procs: subprocess.Popen[bytes] | None) -> None:
+    """Kill (SIGKILL) and wait for every process still running; for ``finally`` blocks."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a process log, for assertion messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def toml_config(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> Path:
@@ -119,6 +148,14 @@ def scrape_metrics(port: int, timeout: float = 5.0) -> dict[str, float]:
 def metric_total(samples: Mapping[str, float], name: str) -> float:
     """Sum of a metric over all its label sets."""
     return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
+
+
+def scrape_total(port: int, name: str) -> float:
+    """``metric_total`` of a metric on /metrics now; 0 while the endpoint does not answer (yet)."""
+    try:
+        return metric_total(scrape_metrics(port), name)
+    except OSError:
+        return 0.0
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
@@ -191,6 +228,10 @@ class TopicFollower:
                 return False
             await self.poll(min(1.0, max(0.05, deadline - loop.time())))
         return True
+
+    def holds_all(self, seqs: Iterable[int]) -> bool:
+        """Every record of ``seqs`` (``log_writer`` sequence numbers) was read from the topic."""
+        return {seq_of(value) for value in self.values}.issuperset(seqs)
 
     async def catch_up(self, timeout: float = 60.0) -> None:
         """Read until every partition's position reaches the end offset it has now."""

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 from shipper.checkpoint import Checkpointer
-from tests.shipper_harness import REPO, make_config, messages, read_output, run_ship, ship_command, sms_line
+from shipper.config import ShipperConfig
+from tests.shipper_harness import make_config, messages, read_output, run_ship, sms_line, started_ship
 
 
 def tree(root) -> set[str]:
@@ -59,17 +63,21 @@ def test_once_end_to_end_then_restart_without_duplicates(tmp_path):
     assert len(ids) == 500 and max(ids.values()) == 1
 
 
-def test_sigterm_sends_what_was_read_saves_the_checkpoint_and_exits_0(tmp_path):
+@contextlib.contextmanager
+def shipping_tree(tmp_path: Path) -> Iterator[tuple[ShipperConfig, subprocess.Popen[str]]]:
+    """The small tree of ``tree`` shipped to a file by a live ``mpwatch ship`` with /metrics on a free
+    port; yields the config it uses and the process."""
     tree(tmp_path)
     config = make_config(tmp_path)
-    process = subprocess.Popen(
-        ship_command(
-            "--path", str(tmp_path / "logs"), "--output", config.output, "--state-dir", config.state_dir,
-            "--metrics-port", "0",
-        ),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    with started_ship(
+        "--path", str(tmp_path / "logs"), "--output", config.output, "--state-dir", config.state_dir,
+        "--metrics-port", "0",
+    ) as process:  # fmt: skip
+        yield config, process
+
+
+def test_sigterm_sends_what_was_read_saves_the_checkpoint_and_exits_0(tmp_path):
+    with shipping_tree(tmp_path) as (config, process):
         deadline = time.monotonic() + 60
         while len(read_output(config)) < 490 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
@@ -77,10 +85,6 @@ def test_sigterm_sends_what_was_read_saves_the_checkpoint_and_exits_0(tmp_path):
             handle.write("".join(sms_line(f"late-{i}") for i in range(20)))
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, stderr
     assert "metrics on http://127.0.0.1:" in stderr
     shipped = read_output(config)
@@ -111,21 +115,13 @@ def test_bad_config_is_one_clear_line(tmp_path):
 
 def test_unreachable_broker_is_reported_once_and_retried(tmp_path):
     tree(tmp_path)
-    process = subprocess.Popen(
-        ship_command(
-            "--path", str(tmp_path / "logs"), "--output", "kafka://127.0.0.1:9/mpwatch",
-            "--state-dir", str(tmp_path / "state"), "--metrics-port", "0", "--log-level", "warning",
-        ),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    with started_ship(
+        "--path", str(tmp_path / "logs"), "--output", "kafka://127.0.0.1:9/mpwatch",
+        "--state-dir", str(tmp_path / "state"), "--metrics-port", "0", "--log-level", "warning",
+    ) as process:  # fmt: skip
         time.sleep(4)  # several retries happen meanwhile
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0
     errors = [line for line in stderr.splitlines() if "kafka://127.0.0.1:9/mpwatch" in line]
     assert any("cannot connect" in line for line in errors)
@@ -136,16 +132,7 @@ def test_unreachable_broker_is_reported_once_and_retried(tmp_path):
 
 
 def test_metrics_endpoint_serves_shipper_metrics(tmp_path):
-    tree(tmp_path)
-    config = make_config(tmp_path)
-    process = subprocess.Popen(
-        ship_command(
-            "--path", str(tmp_path / "logs"), "--output", config.output, "--state-dir", config.state_dir,
-            "--metrics-port", "0",
-        ),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    with shipping_tree(tmp_path) as (_config, process):
         port = None
         assert process.stderr is not None
         for line in process.stderr:
@@ -168,8 +155,4 @@ def test_metrics_endpoint_serves_shipper_metrics(tmp_path):
             assert f"mpwatch_shipper_{name}" in body
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0

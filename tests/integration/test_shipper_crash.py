@@ -21,7 +21,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -32,11 +31,13 @@ from tests.integration.log_writer import read_manifest
 from tests.integration.shipper_proc import (
     TopicFollower,
     check_delivery,
-    seq_of,
+    log_tail,
+    reap,
     ship_command,
     spawn,
     stop_process,
     toml_config,
+    writer_command,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -48,13 +49,6 @@ RATE = 2000  # records per second over all four logs: a 50 KB rollover every ~0.
 BURST = 15_000  # extra records on SIGUSR1, so some kills land while the shipper is busy
 ROTATE_BYTES = 50_000
 DRAIN_TIMEOUT_S = 60
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 async def _sleep_polling(follower: TopicFollower, seconds: float) -> None:
@@ -89,25 +83,15 @@ async def test_kill_9_at_random_moments_loses_nothing(kafka_bootstrap: str, tmp_
     )
     shipper_log = tmp_path / "shipper.log"
     writer = spawn(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.log_writer",
-            "--dir",
-            str(logs),
-            "--rate",
-            str(RATE),
-            "--rotate-bytes",
-            str(ROTATE_BYTES),
-            "--manifest",
-            str(manifest),
-            "--summary",
-            str(summary),
-            "--burst",
-            str(BURST),
-            "--gate-state-dir",
-            str(state),
-        ],
+        writer_command(
+            logs,
+            manifest,
+            RATE,
+            rotate_bytes=ROTATE_BYTES,
+            summary=summary,
+            burst=BURST,
+            gate_state_dir=state,
+        ),
         tmp_path / "writer.log",
     )
     follower = TopicFollower(kafka_bootstrap, topic)
@@ -123,35 +107,29 @@ async def test_kill_9_at_random_moments_loses_nothing(kafka_bootstrap: str, tmp_
                 await _sleep_polling(follower, rng.uniform(0.0, 0.8))
             else:
                 await _sleep_polling(follower, rng.uniform(0.0, 1.5))
-            assert shipper.poll() is None, f"the shipper exited by itself:\n{_tail(shipper_log)}"
+            assert shipper.poll() is None, f"the shipper exited by itself:\n{log_tail(shipper_log)}"
             shipper.kill()
             shipper.wait()
             kills += 1
             await _sleep_polling(follower, rng.uniform(0.0, 0.5))
         shipper = spawn(cmd, shipper_log)
         await _sleep_polling(follower, 3.0)
-        assert stop_process(writer) == 0, _tail(tmp_path / "writer.log")
+        assert stop_process(writer) == 0, log_tail(tmp_path / "writer.log")
         written = read_manifest(manifest)
         assert written, "the writer wrote nothing"
-
-        def all_delivered() -> bool:
-            seen = {seq_of(value) for value in follower.values}
-            return seen.issuperset(written)
-
-        drained = await follower.poll_until(all_delivered, DRAIN_TIMEOUT_S)
-        assert shipper.poll() is None, f"the shipper exited by itself:\n{_tail(shipper_log)}"
-        assert stop_process(shipper) == 0, f"SIGTERM did not stop the shipper cleanly:\n{_tail(shipper_log)}"
+        drained = await follower.poll_until(lambda: follower.holds_all(written), DRAIN_TIMEOUT_S)
+        assert shipper.poll() is None, f"the shipper exited by itself:\n{log_tail(shipper_log)}"
+        assert stop_process(shipper) == 0, (
+            f"SIGTERM did not stop the shipper cleanly:\n{log_tail(shipper_log)}"
+        )
         await follower.catch_up()
     finally:
         await follower.stop()
-        for proc in (writer, shipper):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        reap(writer, shipper)
 
     stats = json.loads(summary.read_text())
     report = check_delivery(written, follower.values)
-    context = f"{report.summary()}; writer {stats}; kills {kills}; shipper log tail:\n{_tail(shipper_log)}"
+    context = f"{report.summary()}; writer {stats}; kills {kills}; shipper log tail:\n{log_tail(shipper_log)}"
     print(f"crash run (seed {SEED}): {kills} kills; {report.summary()}; writer {stats}")
 
     assert stats["rotations"] >= 4 * KILLS, f"too few rollovers to mean anything: {stats}"

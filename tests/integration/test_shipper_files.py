@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 from collections import Counter
+from pathlib import Path
 
 from shipper.checkpoint import Checkpointer
 from streams.formats.api import parse_path
@@ -34,6 +35,13 @@ def lines(prefix: str, start: int, stop: int) -> str:
 
 def names(prefix: str, start: int, stop: int) -> set[str]:
     return {f"{prefix}-{i}" for i in range(start, stop)}
+
+
+def rewrite(path: Path, text: str = "") -> None:
+    """Truncate a file in place (same inode) and write ``text`` from offset 0 with the same handle."""
+    with open(path, "r+", newline="") as handle:
+        handle.truncate(0)
+        handle.write(text)
 
 
 def assert_no_duplicates(envelopes: list[dict]) -> None:
@@ -77,8 +85,7 @@ async def test_truncation_restarts_at_zero_under_a_new_identity(tmp_path):
     async with LiveShipper(config, metrics) as live:
         log.write_text(lines("old", 0, 40), newline="")
         await live.wait_for_messages(names("old", 0, 40))
-        with open(log, "r+") as handle:
-            handle.truncate(0)
+        rewrite(log)
         await live.wait_until(lambda: metric(metrics, "truncations_total") >= 1, "truncation seen")
         log.write_text(lines("new", 0, 5), newline="")
         await live.wait_for_messages(names("new", 0, 5))
@@ -97,8 +104,7 @@ async def test_copy_truncate_is_read_from_the_start(tmp_path):
         log.write_text(lines("before", 0, 30), newline="")
         await live.wait_for_messages(names("before", 0, 30))
         shutil.copy(log, tmp_path / "MPControl.log.1")  # copy-truncate, as logrotate does
-        with open(log, "r+") as handle:
-            handle.truncate(0)
+        rewrite(log)
         with open(log, "a", newline="") as handle:
             handle.write(lines("after", 0, 3))
         await live.wait_for_messages(names("after", 0, 3))
@@ -112,9 +118,7 @@ async def test_rewrite_larger_than_before_is_not_read_as_a_continuation(tmp_path
     async with LiveShipper(config, metrics) as live:
         log.write_text(lines("short", 0, 5), newline="")
         await live.wait_for_messages(names("short", 0, 5))
-        with open(log, "r+", newline="") as handle:  # truncate and regrow past the read offset at once
-            handle.truncate(0)
-            handle.write(lines("long", 0, 40))
+        rewrite(log, lines("long", 0, 40))  # truncate and regrow past the read offset at once
         await live.wait_for_messages(names("long", 0, 40))
     out = read_output(config)
     assert_no_duplicates(out)
@@ -129,9 +133,7 @@ def test_rewritten_past_the_checkpoint_while_stopped_is_read_from_the_start(tmp_
     ship_once(config)
     # copy-truncate and regrowth beyond the old offset while the shipper was down: only the
     # fingerprint (first lines) tells that this is not the file the checkpoint remembers
-    with open(log, "r+", newline="") as handle:
-        handle.truncate(0)
-        handle.write(lines("second", 0, 30))
+    rewrite(log, lines("second", 0, 30))
     ship_once(config)
     out = read_output(config)
     assert set(messages(out)) == names("first", 0, 10) | names("second", 0, 30)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -28,14 +27,16 @@ from tests.integration.log_writer import RECORD_BYTES, read_manifest
 from tests.integration.shipper_proc import (
     TopicFollower,
     check_delivery,
+    log_tail,
     metric_total,
+    reap,
     scrape_metrics,
-    seq_of,
     ship_command,
     spawn,
     status_kb,
     stop_process,
     toml_config,
+    writer_command,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -46,13 +47,6 @@ RSS_BOUND_KB = 60 * 1024  # growth over the pre-outage baseline that would mean 
 DRAIN_TIMEOUT_S = 90
 BATCH_RECORDS = 1000
 PREFIX = "mpwatch_shipper_"
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Path) -> None:
@@ -80,22 +74,7 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
         topic = f"shipper-outage-{uuid.uuid4().hex[:8]}"
         await create_topic(broker.bootstrap, topic, 1)
         writer = spawn(
-            [
-                sys.executable,
-                "-m",
-                "tests.integration.log_writer",
-                "--dir",
-                str(logs),
-                "--rate",
-                str(RATE),
-                "--manifest",
-                str(manifest),
-                "--summary",
-                str(summary),
-                "--gate-state-dir",
-                str(state),
-            ],
-            writer_log,
+            writer_command(logs, manifest, RATE, summary=summary, gate_state_dir=state), writer_log
         )
         shipper = spawn(
             ship_command(
@@ -110,7 +89,7 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
         )
         first = follower = TopicFollower(broker.bootstrap, topic)
         await first.start()
-        assert await first.poll_until(lambda: len(first.values) > 0, 30), _tail(shipper_log)
+        assert await first.poll_until(lambda: len(first.values) > 0, 30), log_tail(shipper_log)
         await asyncio.sleep(3)
         baseline = status_kb(shipper.pid)
         await first.stop()
@@ -120,7 +99,7 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
         loop = asyncio.get_running_loop()
         outage_end = loop.time() + OUTAGE_S
         while loop.time() < outage_end:
-            assert shipper.poll() is None, f"the shipper exited during the outage:\n{_tail(shipper_log)}"
+            assert shipper.poll() is None, f"the shipper exited during the outage:\n{log_tail(shipper_log)}"
             rss.append((time.monotonic(), status_kb(shipper.pid)))
             await asyncio.sleep(0.5)
         during = scrape_metrics(metrics_port)
@@ -130,13 +109,9 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
         follower = final = TopicFollower(broker.bootstrap, topic)
         await final.start()
         await asyncio.sleep(5)
-        assert stop_process(writer) == 0, _tail(writer_log)
+        assert stop_process(writer) == 0, log_tail(writer_log)
         written = read_manifest(manifest)
-
-        def all_delivered() -> bool:
-            return {seq_of(value) for value in final.values}.issuperset(written)
-
-        drained = await final.poll_until(all_delivered, DRAIN_TIMEOUT_S)
+        drained = await final.poll_until(lambda: final.holds_all(written), DRAIN_TIMEOUT_S)
         lag_zero = False
         for _ in range(50):  # the lag gauge follows the checkpoint, refreshed on the next scan
             after = scrape_metrics(metrics_port)
@@ -144,16 +119,15 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
                 lag_zero = True
                 break
             await asyncio.sleep(0.2)
-        assert shipper.poll() is None, f"the shipper exited by itself:\n{_tail(shipper_log)}"
-        assert stop_process(shipper) == 0, f"SIGTERM did not stop the shipper cleanly:\n{_tail(shipper_log)}"
+        assert shipper.poll() is None, f"the shipper exited by itself:\n{log_tail(shipper_log)}"
+        assert stop_process(shipper) == 0, (
+            f"SIGTERM did not stop the shipper cleanly:\n{log_tail(shipper_log)}"
+        )
         await final.catch_up()
     finally:
         if follower is not None:
             await follower.stop()
-        for proc in (writer, shipper):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        reap(writer, shipper)
         await asyncio.to_thread(broker.down)
 
     stats = json.loads(summary.read_text())
@@ -161,7 +135,7 @@ async def test_broker_outage_loses_nothing_and_memory_stays_bounded(tmp_path: Pa
     peak = max(kb for _t, kb in rss)
     context = (
         f"{report.summary()}; writer {stats}; RSS baseline {baseline} kB, peak during outage {peak} kB; "
-        f"shipper log tail:\n{_tail(shipper_log)}"
+        f"shipper log tail:\n{log_tail(shipper_log)}"
     )
     print(
         f"outage run: {report.summary()}; written during the outage {written_during_outage}; "
