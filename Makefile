@@ -34,6 +34,11 @@ unit: $(STAMP)
 
 ## bench: run the benchmarks; each prints `name: value unit` lines
 bench: $(STAMP)
+	@dpkg -s rsyslog rsyslog-kafka >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-kafka \
+	      || echo "note: could not install rsyslog rsyslog-kafka; the rsyslog comparison is skipped"; \
+	  else echo "note: rsyslog rsyslog-kafka missing (installed by make bench as root); rsyslog comparison skipped"; fi; }
 	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 kafka-up:
