@@ -105,18 +105,20 @@ class Series:
                 self.tail.append(ev)
                 key = tail_keys.pop(0)
                 ev = self.tail.pop(0)
+                self.hi = tail_keys[0]
             elif key >= tail_keys[0]:
                 if not _insert(tail_keys, self.tail, key, ev):
                     return
                 key = tail_keys.pop(0)
                 ev = self.tail.pop(0)
+                self.hi = tail_keys[0]
             else:  # key <= lo: joins the head, whose latest moves to the middle
-                if not _insert(self.head_keys, self.head, key, ev):
+                head_keys = self.head_keys
+                if not _insert(head_keys, self.head, key, ev):
                     return
-                key = self.head_keys.pop()
+                key = head_keys.pop()
                 ev = self.head.pop()
-            self.lo = self.head_keys[-1]
-            self.hi = tail_keys[0]
+                self.lo = head_keys[-1]
         self.n_mid += 1
         if key < self.mid_lo:
             self.mid_lo = key
