@@ -4,6 +4,7 @@ Pure and deterministic: no I/O, no clock of its own ("now" is always an argument
 offline ``mpwatch diagnose``, the embedded pipeline and the Faust workers all run these same pieces:
 
 ``matchers``  what a record's text means (event kinds), robust to case, spacing, wrapping and ``~``.
+``field_rules`` what a STATMSG or IIS record's parsed fields mean (event kinds).
 ``extract``   ``EventExtractor``: one per host log stream; attributes each event to its target server
               (STATMSG ``SYS=``, the file's host for MP-side logs, SiteComp thread context), places
               zoneless times with ``clock.HostClock`` (flagged inferred), numbers events by source

@@ -29,6 +29,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from streams.core import field_rules as F
 from streams.core import kinds as K
 from streams.core import matchers as M
 from streams.core.clock import HostClock, offset_from_record
@@ -109,10 +110,10 @@ class EventExtractor:
         """(target server, hit) pairs for a record; updates SiteComp thread context."""
         fmt = record.format
         if fmt == "iis":
-            hit = M.match_iis(record.fields)
+            hit = F.match_iis(record.fields)
             return [(self.host, hit)] if hit else []
         spaced, squashed = M.normalize(record.message)
-        statmsg = M.match_statmsg(record.fields) if record.fields.get("statmsg") else None
+        statmsg = F.match_statmsg(record.fields) if record.fields.get("statmsg") else None
         sitecomp = fmt == "sms" and (
             record.component.upper() == M.SITECOMP_COMPONENT or "sitecomp" in record.file.lower()
         )

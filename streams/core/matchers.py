@@ -10,30 +10,22 @@ Every message is looked at in two normal forms:
 
 Rules are grouped in families (SiteComp, MP setup/MSI, MP Control, generic); the extractor picks the
 families that apply to a record's format and component. Within a family the first matching rule wins.
+Records the parser already split into fields (STATMSG, IIS W3C lines) are read by ``field_rules``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from streams.core import kinds as K
-from streams.core.servers import canonical_server
+from streams.core.servers import target_name
 
 TEXT_LIMIT = 400
 MP_COMPONENT = "SMS_MP_CONTROL_MANAGER"
 SITECOMP_COMPONENT = "SMS_SITE_COMPONENT_MANAGER"
-_INSTALL_STATUS = {1013: K.INSTALL_PENDING, 1014: K.INSTALL_IN_PROGRESS, 1015: K.INSTALL_CONFIRMED}
-_INSTALL_COMPS = frozenset({MP_COMPONENT, SITECOMP_COMPONENT, ""})
-_STATUS_TEXT = {
-    1013: "install pending: the component should be installed; SiteComp retries every 60 minutes",
-    1014: "installing the component",
-    1015: "component installed",
-    4908: "could not add the machine account to the SQL Access Group",
-    5414: "could not add the machine account to the SQL Access Group (site server)",
-}
 
 
 @dataclass(slots=True)
@@ -62,23 +54,17 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
 _ON_SERVER = re.compile(r"\b(?:on|to|of)\s+server\s+['\"]?([\w$-][\w.$-]*)", re.I)
 _SYNC = re.compile(r"synchronizing\s*component\s*server\s+['\"]?([\w-][\w.-]*)", re.I)
 _UNC = re.compile(r"\\\\([\w-][\w.-]*)\\")
-_NOT_NAMES = frozenset({"", "THE", "A", "THIS", "X"})
-
-
-def _name(raw: str) -> str:
-    name = canonical_server(raw)
-    return "" if name in _NOT_NAMES else name
 
 
 def named_server(spaced: str) -> str:
     """A target named in words: ``on/to/of server X`` or ``Synchronizing component server X``."""
     match = _ON_SERVER.search(spaced) or _SYNC.search(spaced)
-    return _name(match.group(1)) if match else ""
+    return target_name(match.group(1)) if match else ""
 
 
 def sync_server(spaced: str) -> str:
     match = _SYNC.search(spaced)
-    return _name(match.group(1)) if match else ""
+    return target_name(match.group(1)) if match else ""
 
 
 def unc_server(spaced: str) -> str:
@@ -86,7 +72,7 @@ def unc_server(spaced: str) -> str:
     if "\\\\" not in spaced:
         return ""
     match = _UNC.search(spaced.replace(" ", ""))
-    return _name(match.group(1)) if match else ""
+    return target_name(match.group(1)) if match else ""
 
 
 def unc_share(spaced: str) -> str:
@@ -266,55 +252,3 @@ def first_hit(rules: tuple[Rule, ...], spaced: str, squashed: str) -> Hit | None
         if hit is not None:
             return hit
     return None
-
-
-# ----------------------------------------------------------------------------- structured records
-def _unquote(value: object) -> str:
-    return str(value if value is not None else "").strip().strip('"').strip()
-
-
-def match_statmsg(fields: Mapping[str, Any]) -> Hit | None:
-    """A STATMSG line: install statuses, SQL access group failures, other errors and MP statuses."""
-    statmsg = fields.get("statmsg") or {}
-    try:
-        status_id = int(fields.get("status_id", statmsg.get("ID", "")))
-    except (TypeError, ValueError):
-        return None
-    comp = _unquote(statmsg.get("COMP")).upper()
-    sev = _unquote(statmsg.get("SEV")).upper()[:1]
-    target = _name(_unquote(statmsg.get("SYS")))
-    data = {"id": status_id, "sev": sev, "comp": comp}
-    text = _STATUS_TEXT.get(status_id, "")
-    message = f"status {status_id} ({sev or '?'}, {comp or '?'})" + (f": {text}" if text else "")
-    if status_id in _INSTALL_STATUS and comp in _INSTALL_COMPS:
-        kind = _INSTALL_STATUS[status_id]
-        return Hit(kind, server=target, mp=comp == MP_COMPONENT, data=data, message=message)
-    if status_id in (4908, 5414):
-        return Hit(K.SQL_ACCESS_GROUP_FAILED, str(status_id), target, True, data, message)
-    if sev in ("E", "W") or comp == MP_COMPONENT:
-        return Hit(K.STATUS, str(status_id), target, comp == MP_COMPONENT, data, message)
-    return None
-
-
-def _int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
-def match_iis(fields: Mapping[str, Any]) -> Hit | None:
-    """An IIS W3C request line: URLScan rejections and failed /SMS_MP/ requests."""
-    stem = str(fields.get("cs-uri-stem") or "")
-    low = stem.lower()
-    status = _int(fields.get("sc-status"))
-    if "rejected-by-urlscan" not in low and not (low.startswith("/sms_mp/") and status >= 400):
-        return None
-    query = str(fields.get("cs-uri-query") or "")
-    sub = _int(fields.get("sc-substatus"))
-    method = str(fields.get("cs-method") or "")
-    url = stem + ("" if query in ("", "-") else f"?{query}")
-    message = f"{method} {url} -> {status}" + (f".{sub}" if sub else "")
-    data = {"status": status, "substatus": sub, "url": url}
-    kind = K.URLSCAN_REJECTED if "rejected-by-urlscan" in low else K.IIS_MP_ERROR
-    return Hit(kind, variant=str(status), mp=True, data=data, message=message.strip())

@@ -11,6 +11,7 @@ import re
 
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _STRIP = " \t'\"`[](){}<>,;:\\/"
+_NOT_NAMES = frozenset({"", "THE", "A", "THIS", "X"})  # words a text pattern may catch after "server"
 
 
 def canonical_server(name: str) -> str:
@@ -21,6 +22,12 @@ def canonical_server(name: str) -> str:
     if _IPV4.match(text):
         return text
     return text.split(".", 1)[0].upper()
+
+
+def target_name(raw: str) -> str:
+    """Canonical name of a server named in a log text or field; '' when it is not a name."""
+    name = canonical_server(raw)
+    return "" if name in _NOT_NAMES else name
 
 
 def same_server(a: str, b: str) -> bool:
