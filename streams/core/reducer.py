@@ -55,10 +55,12 @@ class Series:
     ``head``/``tail`` hold events sorted by key, with their keys in the parallel lists
     ``head_keys``/``tail_keys`` (so that searching compares tuples in C). Both caps are at least 1.
     Invariant: every head key < every middle key < every tail key, and the tail fills only once the
-    head is full. Once both are full, ``lo``/``hi`` cache the last head key and the first tail key:
-    an event strictly between them goes straight to the middle count (the common case for a long
-    series arriving out of order). While filling they are the sentinels ``_TOP``/``_BOTTOM``, so no
-    key lies between them. ``mid_lo``/``mid_hi`` are the keys of ``mid_first``/``mid_last``.
+    head is full. Once both are full, ``lo``/``hi``/``top`` cache the last head key and the first and
+    last tail keys, so that the two common cases cost two comparisons: an event strictly between
+    ``lo`` and ``hi`` goes straight to the middle count (a long series arriving out of order), one
+    above ``top`` is appended to the tail (in-order delivery). While filling they are the sentinels
+    ``_TOP``/``_BOTTOM``/``_TOP``, which no key passes. ``mid_lo``/``mid_hi`` are the keys of
+    ``mid_first``/``mid_last``.
     """
 
     __slots__ = (
@@ -75,6 +77,7 @@ class Series:
         "tail",
         "tail_cap",
         "tail_keys",
+        "top",
     )
 
     def __init__(self, head_cap: int, tail_cap: int) -> None:
@@ -86,6 +89,7 @@ class Series:
         self.tail_cap = max(1, tail_cap)
         self.lo: Any = _TOP
         self.hi: Any = _BOTTOM
+        self.top: Any = _TOP
         self.n_mid = 0
         self.mid_first: Event | None = None
         self.mid_last: Event | None = None
@@ -95,30 +99,32 @@ class Series:
     def add(self, ev: Event) -> None:
         """Insert an event not applied before (a kept duplicate is ignored, as a second guard)."""
         key = ev.key
-        if not self.lo < key < self.hi:
-            tail_keys = self.tail_keys
-            if len(tail_keys) < self.tail_cap:
-                self._fill(key, ev)
-                return
-            if key > tail_keys[-1]:  # in-order delivery: the tail's earliest moves to the middle
-                tail_keys.append(key)
-                self.tail.append(ev)
-                key = tail_keys.pop(0)
-                ev = self.tail.pop(0)
-                self.hi = tail_keys[0]
-            elif key >= tail_keys[0]:
-                if not _insert(tail_keys, self.tail, key, ev):
-                    return
-                key = tail_keys.pop(0)
-                ev = self.tail.pop(0)
-                self.hi = tail_keys[0]
-            else:  # key <= lo: joins the head, whose latest moves to the middle
+        if key < self.hi:  # before the tail (hi is _BOTTOM while filling)
+            if key <= self.lo:  # joins the head, whose latest moves to the middle
                 head_keys = self.head_keys
                 if not _insert(head_keys, self.head, key, ev):
                     return
                 key = head_keys.pop()
                 ev = self.head.pop()
                 self.lo = head_keys[-1]
+        elif key > self.top:  # in-order delivery: the tail's earliest moves to the middle
+            tail_keys = self.tail_keys
+            tail_keys.append(key)
+            self.tail.append(ev)
+            self.top = key
+            key = tail_keys.pop(0)
+            ev = self.tail.pop(0)
+            self.hi = tail_keys[0]
+        elif len(self.tail_keys) < self.tail_cap:
+            self._fill(key, ev)
+            return
+        else:  # within the tail
+            tail_keys = self.tail_keys
+            if not _insert(tail_keys, self.tail, key, ev):
+                return
+            key = tail_keys.pop(0)
+            ev = self.tail.pop(0)
+            self.hi = tail_keys[0]
         self.n_mid += 1
         if key < self.mid_lo:
             self.mid_lo = key
@@ -145,6 +151,7 @@ class Series:
         if len(self.tail_keys) >= self.tail_cap:
             self.lo = self.head_keys[-1]
             self.hi = self.tail_keys[0]
+            self.top = self.tail_keys[-1]
 
     def events(self) -> list[Event]:
         return self.head + self.tail

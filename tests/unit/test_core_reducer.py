@@ -110,6 +110,11 @@ def test_each_event_is_new_exactly_once_whatever_the_order(n: int, data: st.Data
     series = state.series[(K.HTTP_VERIFY, "200")]
     assert len(series.events()) + series.n_mid == n
     assert state.events() == events[: len(series.head)] + events[n - len(series.tail) :]
+    if series.n_mid:
+        assert (series.mid_first, series.mid_last) == (
+            events[len(series.head)],
+            events[n - len(series.tail) - 1],
+        )
 
 
 def test_repetitive_series_are_bounded_and_counted_exactly() -> None:
