@@ -189,6 +189,21 @@ def test_state_survives_serialisation_and_goes_on_as_if_never_stopped() -> None:
     assert view_json(restored, now) == view_json(straight, now)
 
 
+def test_state_with_gaps_survives_serialisation() -> None:
+    events = chain([(K.INSTALL_PENDING, ""), (K.INSTALL_CONFIRMED, "")]) + verifications(300)
+    straight = Reducer()
+    straight.apply_all(events)
+    rng = random.Random(11)
+    first = Reducer()
+    first.apply_all(rng.sample(events, k=len(events) // 2))  # many applied intervals per file
+    assert max(len(entry[1]) for entry in first.servers["MGTPOINT1"].seen.values()) > 1
+    restored = Reducer.from_dict(orjson.loads(orjson.dumps(first.to_dict())))
+    assert restored.apply_all(rng.sample(events, k=len(events))) == len(events) - len(events) // 2
+    now = T0 + 400 * MINUTE
+    assert view_json(restored, now) == view_json(straight, now)
+    assert all(len(entry[1]) == 1 for entry in restored.servers["MGTPOINT1"].seen.values())
+
+
 def test_events_round_trip_through_json() -> None:
     event = Event(
         K.VDIR_FAILED, "MGTPOINT2", T0, "MGTPOINT2", "SMS/Logs/MPSetup.log", 1234 * SUB_BITS + 1,
