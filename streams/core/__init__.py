@@ -14,6 +14,7 @@ offline ``mpwatch diagnose``, the embedded pipeline and the Faust workers all ru
               (repetitive series keep first/last few events plus a count; milestones and errors are
               kept); replays recognised through per-file intervals of the event chain, not a set of
               every id. Plain-data ``to_dict``/``from_dict`` for a table keyed by server.
+``applied``   per-file intervals of the event chain that a server state has applied (replay detection).
 ``rules``     kept events + now -> state (pending ... healthy, degraded, stuck, failed) and the active
               catalogue diagnoses with their evidence (specific beats generic, later success clears).
 ``catalogue`` the diagnosis codes with title, cause, remedy, phase and specificity.

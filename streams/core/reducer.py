@@ -9,26 +9,24 @@
   32/32 for milestones and errors (one per install attempt: every event in practice). Which events
   are kept depends only on the *set* of events applied, never on their order, so the timeline and the
   rules (which read the kept events) are order-independent.
-* **Bounded idempotency.** Applied positions are remembered per source file as closed intervals of the
-  file's event chain (``Event.prev`` links each event to the previous one for the same server in the
-  same file). An event whose position lies inside an interval was applied before and is ignored; a new
-  event extends or joins intervals. In-order delivery (the shipper, offline runs) keeps one interval
-  per file; arbitrary reordering only adds intervals until the gaps fill. Exact for any order, as long
-  as ``prev`` links are right (the extractor's chain state is checkpointed with its parse position).
-  At most ``MAX_FILES`` files are remembered per server; the file with the oldest events is forgotten
-  first (a replay of *that* file could then recount dropped repetitions; kept events stay exact).
+* **Bounded idempotency.** Applied positions are remembered per source file as intervals of the
+  file's event chain (``applied.py``): an event inside an interval was applied before and is ignored.
+  Exact for any order, as long as ``prev`` links are right (the extractor's chain state is
+  checkpointed with its parse position). At most ``MAX_FILES`` files are remembered per server; the
+  file with the oldest events is forgotten first (a replay of *that* file could then recount dropped
+  repetitions; kept events stay exact).
 
 State is plain data (``to_dict``/``from_dict``) so it can live in a Faust table keyed by server.
 """
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from typing import Any
 
+from streams.core.applied import mark, marks_from_list, marks_to_list, new_marks
 from streams.core.events import Event
 from streams.core.kinds import caps
 
@@ -184,52 +182,6 @@ class Series:
         return series
 
 
-def _new_marks(ts: int, pos: int, prev: int) -> list[Any]:
-    return [ts, array("q", (prev,)), array("q", (pos, pos))]
-
-
-def _mark(marks: list[Any], pos: int, prev: int) -> bool:
-    """Record chain position ``pos`` (whose predecessor is ``prev``) in a file's applied intervals.
-
-    ``marks`` is ``[newest_ts, prevs, bounds]``. ``bounds`` is the flat sorted sequence
-    ``start0, end0, start1, end1, ...`` of the applied intervals of the file's event chain and
-    ``prevs[k]`` the predecessor of interval k's first event (so ``len(prevs)`` is the number of
-    intervals). Both are ``array('q')``: one C bisect over packed ints finds whether ``pos`` lies
-    inside an interval (odd insertion point, or equal to an end). False when ``pos`` was applied
-    before. Two applied neighbours are always in one interval, which is what makes the joins exact.
-    """
-    prevs, bounds = marks[1], marks[2]
-    last = bounds[-1]
-    if pos > last:  # in-order delivery: extend or follow the last interval
-        if prev == last:
-            bounds[-1] = pos
-        else:
-            bounds.append(pos)
-            bounds.append(pos)
-            prevs.append(prev)
-        return True
-    j = bisect_right(bounds, pos)
-    if j & 1 or (j and bounds[j - 1] == pos):
-        return False
-    # pos lies between interval k-1 (if any) and interval k (which exists: pos < the last end)
-    k = j >> 1
-    joins_left = j and prev == bounds[j - 1]  # ends are >= 0, so prev = -1 never joins
-    if prevs[k] == pos:  # pos is the predecessor of interval k's first event
-        if joins_left:
-            del bounds[j - 1 : j + 1]
-            del prevs[k]
-        else:
-            bounds[j] = pos
-            prevs[k] = prev
-    elif joins_left:
-        bounds[j - 1] = pos
-    else:
-        bounds.insert(j, pos)
-        bounds.insert(j, pos)
-        prevs.insert(k, prev)
-    return True
-
-
 class ServerState:
     """Everything the core remembers about one target server."""
 
@@ -239,7 +191,7 @@ class ServerState:
         self.server = server
         self.mp = False  # some event is specific to management points (else the view hides the server)
         self.latest_ts: int | None = None
-        # (host, file_id) -> [newest event time, prevs, bounds]: applied chain intervals (see _mark)
+        # (host, file_id) -> [newest event time, prevs, bounds]: applied chain intervals (applied.py)
         self.seen: dict[tuple[str, str], list[Any]] = {}
         self.series: dict[tuple[str, str], Series] = {}
 
@@ -250,8 +202,8 @@ class ServerState:
         if marks is None:
             if len(self.seen) >= MAX_FILES:
                 self._forget_oldest_file()
-            self.seen[ev.fkey] = _new_marks(ts, ev.pos, ev.prev)
-        elif not _mark(marks, ev.pos, ev.prev):
+            self.seen[ev.fkey] = new_marks(ts, ev.pos, ev.prev)
+        elif not mark(marks, ev.pos, ev.prev):
             return False
         elif ts > marks[0]:
             marks[0] = ts
@@ -290,10 +242,7 @@ class ServerState:
             "server": self.server,
             "mp": self.mp,
             "latest_ts": self.latest_ts,
-            "seen": [
-                [h, f, marks[0], [[*marks[2][2 * k : 2 * k + 2], p] for k, p in enumerate(marks[1])]]
-                for (h, f), marks in self.seen.items()
-            ],
+            "seen": [[h, f, *marks_to_list(marks)] for (h, f), marks in self.seen.items()],
             "series": [[k, v, s.to_dict()] for (k, v), s in self.series.items()],
         }
 
@@ -302,10 +251,7 @@ class ServerState:
         state = cls(d["server"])
         state.mp = d["mp"]
         state.latest_ts = d["latest_ts"]
-        state.seen = {
-            (h, f): [ts, array("q", [iv[2] for iv in ivs]), array("q", [b for iv in ivs for b in iv[:2]])]
-            for h, f, ts, ivs in d["seen"]
-        }
+        state.seen = {(h, f): marks_from_list(ts, ivs) for h, f, ts, ivs in d["seen"]}
         state.series = {(k, v): Series.from_dict(s) for k, v, s in d["series"]}
         return state
 
