@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,9 @@ from streams.errors import InputError
 _LOG_NAME = re.compile(r"(\.log|\.lo_|\.txt)$|\.log\.", re.I)
 _LOG_DIRS = re.compile(r"^(sms|logs|sms_ccm|ccm|logfiles|w3svc\d*|system32|windows|inetpub)$", re.I)
 UNKNOWN_HOST = "UNKNOWN"
+#: what reading a source can raise: file-system errors, and damaged zip members (bad CRC, bad header,
+#: corrupt deflate data, cut-off archive), which are per-file read errors too, not bugs
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, zipfile.BadZipFile, zlib.error, EOFError)
 
 
 @dataclass(frozen=True)

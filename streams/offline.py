@@ -25,7 +25,7 @@ from streams.core.extract import EventExtractor
 from streams.core.reducer import Reducer
 from streams.core.view import build_view
 from streams.formats.api import StreamParser
-from streams.loader import Source
+from streams.loader import READ_ERRORS, Source
 
 CHUNK = 1 << 20
 LEARN_BYTES = 256 << 10
@@ -71,7 +71,7 @@ def learn_clocks(sources: Iterable[Source], clock: HostClock) -> None:
         try:
             with source.open() as handle:
                 _learn_one(source, handle, clock)
-        except OSError:
+        except READ_ERRORS:
             continue  # pass 2 reports it
 
 
@@ -167,8 +167,8 @@ def _read(
                     yield source, batch
                 if progress is not None:
                     progress(stats)
-    except OSError as exc:
-        stats.errors.append(f"{source.origin}: {exc.strerror or exc}")
+    except READ_ERRORS as exc:
+        stats.errors.append(f"{source.origin}: {getattr(exc, 'strerror', None) or exc}")
         stats.bytes_done += max(0, source.size - done)
     batch = [ev for record in parser.flush() for ev in feed(record, file_id)]
     if batch:

@@ -148,3 +148,23 @@ def test_a_folder_without_logs_is_unusable(capsys: pytest.CaptureFixture[str], t
     (tmp_path / "HOST1" / "notes.docx").write_bytes(b"PK\x03\x04")
     code, _, err = diagnose(capsys, str(tmp_path))
     assert code == 2 and "log files" in err
+
+
+def test_a_damaged_zip_member_is_reported_and_the_rest_still_read(
+    capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path
+) -> None:
+    folder = logs / "success"
+    archive = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder))
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"Http verification")  # inside the stored MPControl.log: its CRC no longer matches
+    data[at] ^= 0x20
+    archive.write_bytes(bytes(data))
+    code, out, err = diagnose(capsys, str(archive))
+    assert code == 0
+    assert "MGTPOINT1" in out  # the undamaged logs were still read
+    warnings = [line for line in err.splitlines() if line.startswith("mpwatch diagnose: warning:")]
+    assert any("MPControl.log" in line for line in warnings), err
