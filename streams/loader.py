@@ -100,6 +100,8 @@ def _under(path: Path, forced: str | None) -> list[Source]:
         return _layout(_folder_entries(path), path.name, forced, str(path))
     if zipfile.is_zipfile(path):
         return _layout(_zip_entries(path), path.stem, forced, str(path))
+    if path.suffix.lower() == ".zip":  # a damaged or cut-off download, not a log to read as text
+        raise InputError(f"{path}: not a readable zip archive")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file, folder or .zip")
     try:

@@ -168,3 +168,13 @@ def test_a_damaged_zip_member_is_reported_and_the_rest_still_read(
     assert "MGTPOINT1" in out  # the undamaged logs were still read
     warnings = [line for line in err.splitlines() if line.startswith("mpwatch diagnose: warning:")]
     assert any("MPControl.log" in line for line in warnings), err
+
+
+def test_a_zip_that_is_not_a_zip_archive_is_unusable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    archive = tmp_path / "collected.zip"
+    archive.write_bytes(b"PK\x03\x04 cut off during the download")
+    code, out, err = diagnose(capsys, str(archive))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "collected.zip" in err and "zip" in err.split(":", 2)[2]
