@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from shipper.errors import ConfigError
 from shipper.paths import KINDS
 
 PREFIX = "mpwatch_shipper_"
@@ -62,5 +63,12 @@ class ShipperMetrics:
 
 
 def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> tuple[object, object]:
-    """Start the /metrics HTTP server in a daemon thread; returns (server, thread)."""
-    return start_http_server(port, addr=host, registry=registry)
+    """Start the /metrics HTTP server in a daemon thread; returns (server, thread).
+
+    ConfigError (one line naming the setting) when the port cannot be bound, e.g. already in use."""
+    try:
+        return start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"metrics_port: cannot serve /metrics on {host}:{port}: {exc.strerror or exc}"
+        ) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -156,3 +157,19 @@ def test_metrics_endpoint_serves_shipper_metrics(tmp_path):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     assert process.returncode == 0
+
+
+def test_metrics_port_in_use_is_one_clear_line(tmp_path):
+    tree(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_ship(
+            "--path", str(tmp_path / "logs"), "--output", f"file://{tmp_path}/o.jsonl",
+            "--state-dir", str(tmp_path / "state"), "--metrics-port", str(port), "--once",
+        )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mpwatch ship: error: metrics_port: ")
+    assert str(port) in lines[0]
