@@ -99,8 +99,11 @@ class Checkpointer:
 
     def load(self) -> dict[str, CheckpointEntry]:
         """Entries by identity key; an empty dict when no checkpoint exists yet."""
-        os.makedirs(self.state_dir, exist_ok=True)
-        self._remove_stale_temps()
+        try:
+            os.makedirs(self.state_dir, exist_ok=True)
+            self._remove_stale_temps()
+        except OSError as exc:  # e.g. the state folder is a file, or not writable
+            raise CheckpointError(f"cannot use state folder {self.state_dir}: {exc.strerror or exc}") from exc
         try:
             with open(self.path, "rb") as handle:
                 raw = handle.read()

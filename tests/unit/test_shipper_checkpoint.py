@@ -95,3 +95,10 @@ def test_readers_never_see_a_partial_file(tmp_path):
     assert bad == []
     assert Checkpointer(str(tmp_path)).load()[entry(1, 149).identity.key].offset == 149
     assert [name for name in os.listdir(tmp_path) if name != FILE_NAME] == []
+
+
+def test_a_state_dir_that_is_a_file_is_a_clear_error(tmp_path):
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("a file, not a folder")
+    with pytest.raises(CheckpointError, match="state"):
+        Checkpointer(str(not_a_folder)).load()
