@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipper.errors import ConfigError
+from streams.errors import ParseError
+from streams.formats import FORMATS, LineDecoder
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
@@ -203,6 +205,12 @@ def validate(config: ShipperConfig) -> None:
         _at_least(f"tail.{name}", getattr(tail, name), 0)
     _at_least("tail.max_open_files", tail.max_open_files, 0)  # 0 = automatic
     _above_zero("tail.rescan_interval_s", tail.rescan_interval_s)
+    _choice("tail.format", tail.format, ("auto", *FORMATS))
+    if tail.encoding:
+        try:
+            LineDecoder(encoding=tail.encoding)  # the tailer's own check, made up front
+        except ParseError as exc:
+            raise ConfigError(f"tail.encoding: {exc}") from exc
     _at_least("batch.max_records", batch.max_records, 1)
     _at_least("batch.max_bytes", batch.max_bytes, 1024)
     if retry.initial_s <= 0 or retry.max_s < retry.initial_s:

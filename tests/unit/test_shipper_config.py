@@ -58,6 +58,8 @@ def test_default_host_is_upper_case_short_name():
         ("[kafka]\nssl_cafile = '/nonexistent/ca.pem'\n", "kafka.ssl_cafile"),
         ("metrics_port = 70000\n", "metrics_port"),
         ("colour = 'blue'\n", "colour"),
+        ("[tail]\nformat = 'smss'\n", "tail.format"),
+        ("[tail]\nencoding = 'utf-9'\n", "tail.encoding"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, text, setting):
