@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from shipper.config import ShipperConfig, load_config
 from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics, serve
+from shipper.paths import PathsProvider
 from shipper.pipeline import RunSummary, Shipper
 
 log = logging.getLogger("mpwatch.shipper")
@@ -76,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
             "once": args.once,
         },
     )
+    for pattern in config.paths:  # a typo in a path would otherwise ship nothing without a word
+        if not PathsProvider([pattern], config.tail.exclude).paths():
+            log.warning("no file matches %s%s", pattern, "" if config.once else " yet; watching for it")
     raise_fd_limit()
     registry = CollectorRegistry()
     metrics = ShipperMetrics(registry)

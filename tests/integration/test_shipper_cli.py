@@ -173,3 +173,15 @@ def test_metrics_port_in_use_is_one_clear_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mpwatch ship: error: metrics_port: ")
     assert str(port) in lines[0]
+
+
+def test_a_path_that_matches_nothing_is_warned_about(tmp_path):
+    tree(tmp_path)
+    missing = str(tmp_path / "no-such-folder" / "*.log")
+    result = run_ship(
+        "--path", str(tmp_path / "logs"), "--path", missing, "--output", f"file://{tmp_path}/o.jsonl",
+        "--state-dir", str(tmp_path / "state"), "--once",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and missing in warnings[0], result.stderr
