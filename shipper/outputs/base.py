@@ -54,6 +54,10 @@ def open_output(url: str, *, host: str, kafka: KafkaSettings | None = None) -> O
         topic = parts.path.strip("/")
         if not parts.netloc or not topic or "/" in topic:
             raise ConfigError(f"output: {url!r} must look like kafka://HOST:PORT/TOPIC")
+        for broker in parts.netloc.split(","):  # aiokafka would raise a bare ValueError much later
+            host, _, port = broker.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"output: {broker!r} in {url!r} is not HOST:PORT (port 1-65535)")
         from shipper.outputs.kafka import KafkaOutput
 
         return KafkaOutput(parts.netloc, topic, key=host.encode("utf-8"), settings=kafka or KafkaSettings())

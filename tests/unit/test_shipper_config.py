@@ -8,6 +8,7 @@ import pytest
 
 from shipper.config import load_config
 from shipper.errors import ConfigError
+from shipper.outputs.base import open_output
 from shipper.paths import DEFAULT_GLOBS, PathsProvider, expand_patterns, log_kind
 
 BASE = {"paths": ["/logs/*.log"], "output": "file:///tmp/out.jsonl"}
@@ -123,3 +124,20 @@ def test_watch_roots(tmp_path):
     assert roots == [(str(tmp_path), True)]  # W3SVC*/... needs sub-folders
     flat = PathsProvider([str(tmp_path / "*.log")]).watch_roots()
     assert flat == [(str(tmp_path), False)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "kafka://127.0.0.1:abc/mpwatch",
+        "kafka://127.0.0.1:99999/mpwatch",
+        "kafka://:9092/mpwatch",
+        "kafka://127.0.0.1:9092,broker2/mpwatch",
+        "kafka://127.0.0.1:9092/",
+        "http://127.0.0.1/x",
+    ],
+)
+def test_bad_output_urls_are_config_errors_naming_the_output(url):
+    with pytest.raises(ConfigError, match=r"^output: "):
+        config = load_config(None, {**BASE, "output": url})
+        open_output(config.output, host=config.host, kafka=config.kafka)
