@@ -44,7 +44,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", help="source host name put in every record (default: this machine)")
     parser.add_argument("--output", metavar="URL", help="kafka://HOST:PORT/TOPIC or file:///PATH.jsonl")
-    parser.add_argument("--state-dir", metavar="DIR", help="folder of the checkpoint file")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help=f"folder of the checkpoint file (default: {ShipperConfig().state_dir} in the working folder)",
+    )
     parser.add_argument(
         "--metrics-port", metavar="N", type=int, help="serve /metrics on 127.0.0.1:N (0 = any free port)"
     )

@@ -6,10 +6,11 @@ import os
 
 import pytest
 
-from shipper.config import load_config
+from shipper.config import ShipperConfig, load_config
 from shipper.errors import ConfigError
 from shipper.outputs.base import open_output
 from shipper.paths import DEFAULT_GLOBS, PathsProvider, expand_patterns, log_kind
+from streams.cli import main
 
 BASE = {"paths": ["/logs/*.log"], "output": "file:///tmp/out.jsonl"}
 
@@ -141,3 +142,9 @@ def test_bad_output_urls_are_config_errors_naming_the_output(url):
     with pytest.raises(ConfigError, match=r"^output: "):
         config = load_config(None, {**BASE, "output": url})
         open_output(config.output, host=config.host, kafka=config.kafka)
+
+
+def test_ship_help_names_the_default_state_dir(capsys):
+    with pytest.raises(SystemExit):
+        main(["ship", "--help"])
+    assert f"default: {ShipperConfig().state_dir}" in " ".join(capsys.readouterr().out.split())
