@@ -98,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.shutdown()  # type: ignore[attr-defined]
     log.info("shipped %d records in %d batches", summary.records, summary.batches)
+    if not summary.delivered_all:
+        # Stopping on request is still a clean stop (exit 0, as Filebeat does): the checkpoint stayed
+        # before the unconfirmed records, so the next run sends them again. Say so rather than be silent.
+        log.warning("stopped before the output confirmed every record read; the next run resends them")
     return 0
 
 

@@ -22,6 +22,7 @@ import orjson
 
 from streams.core.clock import parse_offset
 from streams.core.events import parse_iso
+from streams.core.servers import canonical_server
 from streams.errors import InputError
 from streams.loader import discover, parse_host_option
 from streams.offline import RunStats, run
@@ -38,7 +39,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folder of host folders, log file, or .zip")
     parser.add_argument("--json", action="store_true", help="print the JSON view instead of text")
-    parser.add_argument("--now", metavar="TIME", help="evaluation time, ISO 8601 (default: latest log time)")
+    parser.add_argument(
+        "--now",
+        metavar="TIME",
+        help="evaluation time, ISO 8601, UTC when no zone is given (default: latest log time)",
+    )
     parser.add_argument(
         "--host", action="append", default=[], metavar="NAME=PATH", help="logs under PATH are host NAME's"
     )
@@ -67,7 +72,16 @@ def run_cli(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(result.view, colour=_colour(sys.stdout)))
     _notes(result.stats, sys.stderr)
+    _unused_tz_hosts(tz, {source.host for source in sources}, sys.stderr)
     return 0
+
+
+def _unused_tz_hosts(tz: dict[str, int], hosts: set[str], out: TextIO) -> None:
+    """A --tz for a host that no log came from is most likely a typo: say so instead of ignoring it."""
+    known = {canonical_server(host) for host in hosts}
+    for host in sorted(tz):
+        if canonical_server(host) not in known:
+            print(f"mpwatch diagnose: warning: --tz {host}=...: no log of that host was read", file=out)
 
 
 def _parse_now(text: str | None) -> int | None:

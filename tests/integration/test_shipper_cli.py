@@ -127,6 +127,7 @@ def test_unreachable_broker_is_reported_once_and_retried(tmp_path):
     errors = [line for line in stderr.splitlines() if "kafka://127.0.0.1:9/mpwatch" in line]
     assert any("cannot connect" in line for line in errors)
     assert sum("output unavailable" in line for line in stderr.splitlines()) == 1  # logged once
+    assert any("next run resends them" in line for line in stderr.splitlines())  # not silent
     assert not (tmp_path / "state" / "checkpoint.json").exists() or all(
         e.offset == 0 for e in Checkpointer(str(tmp_path / "state")).load().values()
     )

@@ -111,6 +111,15 @@ def test_tz_option_places_local_times(capsys: pytest.CaptureFixture[str], logs: 
     assert first_utc["message"].endswith("[time inferred]")
 
 
+def test_tz_for_a_host_without_logs_is_warned_about(capsys: pytest.CaptureFixture[str], logs: Path) -> None:
+    code, _out, err = diagnose(
+        capsys, str(logs / "success"), "--tz", "MGTPOINT9=+01:00", "--tz", "mgtpoint1.corp.example=-05:00"
+    )
+    assert code == 0
+    assert "--tz MGTPOINT9=...: no log of that host was read" in err
+    assert "mgtpoint1" not in err.lower()  # an FQDN / case variant of a real host is that host
+
+
 def test_human_output_names_state_cause_and_remedy(capsys: pytest.CaptureFixture[str], logs: Path) -> None:
     code, out, err = diagnose(capsys, str(logs / "concurrent_installs"))
     assert code == 0
