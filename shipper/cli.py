@@ -1,8 +1,6 @@
 """``mpwatch ship``: the shipper's command line.
 
-    mpwatch ship [--config FILE] [--path GLOB]... [--host NAME] [--output URL] [--state-dir DIR]
-                 [--metrics-port N] [--once]
-
+Tails the SMS and IIS logs matched by --path and delivers every record at least once to --output.
 Flags win over the TOML config file. SIGTERM or Ctrl-C stops gracefully (exit 0): what was read is sent
 and checkpointed. ``--once`` reads everything present, ships it, checkpoints and exits.
 """
@@ -23,6 +21,7 @@ from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics, serve
 from shipper.paths import PathsProvider
 from shipper.pipeline import RunSummary, Shipper
+from streams.cli_help import description
 
 log = logging.getLogger("mpwatch.shipper")
 
@@ -31,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ship",
         help="tail SMS and IIS logs and deliver every record at least once (Kafka or a JSON-lines file)",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="FILE", help="TOML file with the settings (flags win)")

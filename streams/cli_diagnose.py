@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from streams.cli_help import description
 from streams.core.clock import parse_offset
 from streams.core.events import parse_iso
 from streams.core.servers import canonical_server
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "diagnose",
         help="diagnose management point installs from collected logs",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folder of host folders, log file, or .zip")

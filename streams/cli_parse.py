@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from streams.cli_help import description
 from streams.errors import MpwatchError
 from streams.formats.api import ParseStats, parse_path
 from streams.formats.record import FORMATS
@@ -28,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "parse",
         help="print the records of log files as JSON lines",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="log file(s) to parse")
