@@ -55,8 +55,8 @@ def open_output(url: str, *, host: str, kafka: KafkaSettings | None = None) -> O
         if not parts.netloc or not topic or "/" in topic:
             raise ConfigError(f"output: {url!r} must look like kafka://HOST:PORT/TOPIC")
         for broker in parts.netloc.split(","):  # aiokafka would raise a bare ValueError much later
-            host, _, port = broker.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            broker_host, _, port = broker.rpartition(":")
+            if not broker_host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"output: {broker!r} in {url!r} is not HOST:PORT (port 1-65535)")
         from shipper.outputs.kafka import KafkaOutput
 
