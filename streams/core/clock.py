@@ -24,43 +24,12 @@ from streams.core.events import to_us
 from streams.core.servers import canonical_server
 from streams.errors import InputError
 from streams.formats.record import Record
+from streams.formats.timeparse import parse_ctime, zone_bias
 
 MINUTE = 60_000_000
 _NUMERIC = re.compile(r"<\d{1,2}[-/]\d{1,2}[-/]\d{2,4} \d{1,2}:\d{2}:\d{2}(?:\.\d+)?([+-]\d{1,4})>")
-_TEXT = re.compile(
-    r"<\w{3} (\w{3}) +(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? (\d{4}) ([A-Za-z .()&'-]+)>"
-)
+_TEXT = re.compile(r"<(\w{3} \w{3} +\d{1,2} \d{1,2}:\d{2}:\d{2}(?:\.\d{1,7})? \d{4} [A-Za-z .()&'-]+)>")
 _CMTRACE = re.compile(r'time="\d{1,2}:\d{2}:\d{2}(?:\.\d+)?([+-]\d{1,4})"')
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
-# Windows bias (UTC = local + bias) of common zone names, for logs whose parser kept local time.
-ZONE_BIAS = {
-    "eastern standard time": 300,
-    "eastern daylight time": 240,
-    "central standard time": 360,
-    "central daylight time": 300,
-    "mountain standard time": 420,
-    "mountain daylight time": 360,
-    "pacific standard time": 480,
-    "pacific daylight time": 420,
-    "gmt standard time": 0,
-    "gmt daylight time": -60,
-    "greenwich standard time": 0,
-    "coordinated universal time": 0,
-    "w. europe standard time": -60,
-    "w. europe daylight time": -120,
-    "romance standard time": -60,
-    "romance daylight time": -120,
-    "central europe standard time": -60,
-    "central europe daylight time": -120,
-    "tokyo standard time": -540,
-    "aus eastern standard time": -600,
-    "india standard time": -330,
-}
 
 
 def parse_offset(text: str) -> int:
@@ -92,19 +61,15 @@ def offset_from_record(record: Record) -> int | None:
     if match:
         return -int(match.group(1))
     match = _TEXT.search(tail)
-    if not match:
+    parsed = parse_ctime(match.group(1)) if match else None
+    if parsed is None:
         return None
-    zone = match.group(8).strip().lower()
+    local, zone = parsed
     if record.time is not None and record.time.tzinfo is not None:
-        month = _MONTHS.get(match.group(1).lower())
-        if month is None:
-            return None
-        micro = int((match.group(6) or "0").ljust(6, "0"))
-        hour, minute, second = (int(match.group(i)) for i in (3, 4, 5))
-        local = datetime(int(match.group(7)), month, int(match.group(2)), hour, minute, second)
-        delta = to_us(local.replace(microsecond=micro)) - to_us(record.time)
-        return round(delta / (15 * MINUTE)) * 15
-    return -ZONE_BIAS[zone] if zone in ZONE_BIAS else None
+        # the parser placed it on UTC: the difference is the offset, whatever the zone was called
+        return round((to_us(local) - to_us(record.time)) / (15 * MINUTE)) * 15
+    bias = zone_bias(zone)
+    return None if bias is None else -bias
 
 
 class HostClock:
