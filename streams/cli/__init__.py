@@ -1,21 +1,26 @@
-"""The ``mpwatch`` command line: one sub-command per job, each registered by its own module."""
+"""The ``mpwatch`` command line: the composition root that assembles the shells.
+
+Every sub-command lives in its own module of this package and exposes ``register(subparsers)``, which
+adds its parser and sets ``func``. This package is the only place that imports the shells (the shipper,
+the offline engine, ...); the shells never import the command line. Where each shell lives:
+
+- ``mpwatch parse``    -> ``streams.formats`` (the format library)
+- ``mpwatch diagnose`` -> ``streams.offline`` (the offline shell over collected logs)
+- ``mpwatch ship``     -> ``shipper`` (tailing and delivery on site systems)
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from streams import __version__
+from streams.cli import diagnose, parse, ship
 from streams.errors import MpwatchError
 
-# module path -> each module exposes ``register(subparsers)`` which sets ``func`` on its parser.
-SUBCOMMAND_MODULES = (
-    "streams.cli_parse",
-    "streams.cli_diagnose",
-    "shipper.cli",
-)
+#: the sub-command modules, in the order ``mpwatch --help`` lists them
+SUBCOMMANDS = (parse, diagnose, ship)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mpwatch {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # sub-command not built yet
+    for module in SUBCOMMANDS:
         module.register(subparsers)
     return parser
 
@@ -50,7 +49,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

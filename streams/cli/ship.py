@@ -21,7 +21,7 @@ from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics, serve
 from shipper.paths import PathsProvider
 from shipper.pipeline import RunSummary, Shipper
-from streams.cli_help import description
+from streams.cli.help import description
 
 log = logging.getLogger("mpwatch.shipper")
 

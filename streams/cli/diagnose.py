@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from streams.cli_help import description
+from streams.cli.help import description
 from streams.core.clock import parse_offset
 from streams.core.events import parse_iso
 from streams.core.servers import canonical_server

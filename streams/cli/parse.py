@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from streams.cli_help import description
+from streams.cli.help import description
 from streams.errors import MpwatchError
 from streams.formats.api import ParseStats, parse_path
 from streams.formats.record import FORMATS
