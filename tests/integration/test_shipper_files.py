@@ -24,9 +24,7 @@ from tests.shipper_harness import (
     sms_line,
 )
 
-CORPUS = "/work/shared/corpus/real"
-if not os.path.isdir(CORPUS):
-    CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "real")
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "corpus", "real")  # tests/corpus/real
 
 
 def lines(prefix: str, start: int, stop: int) -> str:

@@ -1,4 +1,4 @@
-"""The fixture log-set builder writes what the contract (notes/FIXTURE_CONTRACT.md) promises.
+"""The fixture log-set builder writes what each scenario (``tests.fixtures.logsets.scenarios``) promises.
 
 These tests check the files themselves (layout, encodings, line formats, timestamps that agree between
 hosts, the symptom texts each scenario must carry); what the correlation core concludes from them is

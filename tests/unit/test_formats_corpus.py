@@ -1,4 +1,4 @@
-"""Every real log in ../shared/corpus/real parses with zero raw lines and the right number of records.
+"""Every real log in tests/corpus/real parses with zero raw lines and the right number of records.
 
 The expected counts are computed here, independently of the parsers, with the crudest rule that
 identifies a record in each format (count the record terminators or record-start prefixes).
@@ -25,22 +25,22 @@ from streams.formats import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPUS = REPO_ROOT / "tests" / "corpus" / "real"
 
 
 def corpus_dir() -> Path:
-    """The real corpus, which lives beside the repository (``<repo>/../shared/corpus/real``).
+    """The real corpus, kept in the repository (``tests/corpus/real``, provenance in its SOURCES.md).
 
     It is required test data: a missing corpus is a failure, never a skip.
     """
-    folder = REPO_ROOT.parent / "shared" / "corpus" / "real"
+    folder = CORPUS
     if not folder.is_dir():
-        pytest.fail(f"real log corpus not found at {folder} (expected shared/ beside the repository)")
+        pytest.fail(f"real log corpus not found at {folder} (it is part of the repository)")
     return folder
 
 
 def corpus_files() -> list[Path]:
-    folder = REPO_ROOT.parent / "shared" / "corpus" / "real"
-    return sorted(folder.glob("*.log")) if folder.is_dir() else []
+    return sorted(CORPUS.glob("*.log")) if CORPUS.is_dir() else []
 
 
 def test_corpus_is_present_and_not_empty() -> None:

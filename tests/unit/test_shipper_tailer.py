@@ -13,9 +13,7 @@ from shipper.winfile import open_shared
 from streams.formats.api import parse_path
 from streams.formats.record import Record
 
-CORPUS = "/work/shared/corpus/real"
-if not os.path.isdir(CORPUS):  # CI: shared/ sits beside the repository
-    CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "real")
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "corpus", "real")  # tests/corpus/real
 
 
 def tailer(path, fmt: str, *, offset: int = 0, line: int = 1, encoding=None, chunk: int = 4096, **kw):
