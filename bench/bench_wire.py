@@ -45,8 +45,8 @@ def envelope(record: Record) -> bytes:
         "fields": record.fields, "raw": record.raw, "format": record.format, "truncated": record.truncated,
     }  # fmt: skip
     return orjson.dumps(
-        {"id": f"{HOST}:{FILE_ID}:{record.offset}", "host": HOST, "kind": KIND, "path": PATH, "file_id": FILE_ID,
-         "offset": record.offset, "size": record.size, "line": record.line, "record": body},
+        {"id": f"{HOST}:{FILE_ID}:{record.offset}", "host": HOST, "kind": KIND, "path": PATH,
+         "file_id": FILE_ID, "offset": record.offset, "size": record.size, "line": record.line, "record": body},
         option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS, default=str,
     )  # fmt: skip
 
