@@ -46,7 +46,8 @@ def envelope(record: Record) -> bytes:
     }  # fmt: skip
     return orjson.dumps(
         {"id": f"{HOST}:{FILE_ID}:{record.offset}", "host": HOST, "kind": KIND, "path": PATH,
-         "file_id": FILE_ID, "offset": record.offset, "size": record.size, "line": record.line, "record": body},
+         "file_id": FILE_ID, "offset": record.offset, "size": record.size, "line": record.line,
+         "record": body},
         option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS, default=str,
     )  # fmt: skip
 
