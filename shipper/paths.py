@@ -14,23 +14,13 @@ import os
 import re
 import stat
 
+from streams.logfiles import KINDS, log_kind
+
+__all__ = ["DEFAULT_GLOBS", "KINDS", "PathsProvider", "expand_patterns", "log_kind"]
+
 DEFAULT_GLOBS = ("*.log", "*.lo_", "W3SVC*/u_ex*.log", "W3SVC*/ex*.log")
 
-KINDS = ("sitecomp", "mpsetup", "mpmsi", "mpcontrol", "iis", "other")
-_IIS_STEM = re.compile(r"(u_)?(ex|nc|in)\d{6,10}(_x)?", re.IGNORECASE)
-_NAMED_KINDS = {"sitecomp": "sitecomp", "mpsetup": "mpsetup", "mpmsi": "mpmsi", "mpcontrol": "mpcontrol"}
 _WILDCARDS = re.compile(r"[*?\[]")
-
-
-def log_kind(path: str) -> str:
-    """The log kind from a file name; a rotated ``X.lo_`` has the kind of ``X.log``."""
-    name = os.path.basename(path)
-    stem = name.rsplit(".", 1)[0].lower()
-    if stem in _NAMED_KINDS:
-        return _NAMED_KINDS[stem]
-    if _IIS_STEM.fullmatch(stem):
-        return "iis"
-    return "other"
 
 
 def expand_patterns(patterns: list[str]) -> list[str]:

@@ -29,8 +29,8 @@ from typing import IO
 
 from streams.core.servers import canonical_server
 from streams.errors import InputError
+from streams.logfiles import is_log_name, is_rotated, log_kind, rotation_stem
 
-_LOG_NAME = re.compile(r"(\.log|\.lo_|\.txt)$|\.log\.", re.I)
 _LOG_DIRS = re.compile(r"^(sms|logs|sms_ccm|ccm|logfiles|w3svc\d*|system32|windows|inetpub)$", re.I)
 UNKNOWN_HOST = "UNKNOWN"
 #: what reading a source can raise: file-system errors, and damaged zip members (bad CRC, bad header,
@@ -51,16 +51,16 @@ class Source:
     @property
     def stream(self) -> tuple[str, str]:
         """(host, rotation stream): ``SMS/Logs/sitecomp.lo_`` and ``.log`` share ``sms/logs/sitecomp``."""
-        path = self.file_id.lower()
-        for ext in (".lo_", ".log"):
-            if path.endswith(ext):
-                return self.host, path[: -len(ext)]
-        return self.host, path
+        return self.host, rotation_stem(self.file_id)
+
+    @property
+    def kind(self) -> str:
+        """The log kind its name stands for (``streams.logfiles``)."""
+        return log_kind(self.file_id)
 
     @property
     def order(self) -> tuple[str, str, int, str]:
-        rotated = 0 if self.file_id.lower().endswith(".lo_") else 1
-        return (*self.stream, rotated, self.file_id)
+        return (*self.stream, 0 if is_rotated(self.file_id) else 1, self.file_id)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _looks_like_host_folder(entries: list[_Entry]) -> bool:
     """True when the entries (relative to a folder) are one host's logs rather than host folders."""
     for entry in entries:
         parts = entry.rel.parts
-        if len(parts) == 1 and _LOG_NAME.search(parts[0]):
+        if len(parts) == 1 and is_log_name(parts[0]):
             return True
         if len(parts) > 1 and _LOG_DIRS.match(parts[0]):
             return True
@@ -181,10 +181,10 @@ def _layout(entries: list[_Entry], name: str, forced: str | None, origin: str) -
         entries, name = inner, top  # a wrapper folder (zip of a folder): look inside
     if forced or _looks_like_host_folder(entries):
         host = forced or host_from_path((*Path(origin).parts, name)) or canonical_server(name)
-        return [_source(host, e.rel, e) for e in entries if _LOG_NAME.search(e.rel.name)]
+        return [_source(host, e.rel, e) for e in entries if is_log_name(e.rel.name)]
     sources = []
     for entry in entries:
-        if len(entry.rel.parts) < 2 or not _LOG_NAME.search(entry.rel.name):
+        if len(entry.rel.parts) < 2 or not is_log_name(entry.rel.name):
             continue
         host = canonical_server(entry.rel.parts[0]) or UNKNOWN_HOST
         sources.append(_source(host, PurePosixPath(*entry.rel.parts[1:]), entry))

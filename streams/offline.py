@@ -1,15 +1,19 @@
-"""The offline run behind ``mpwatch diagnose``: sources -> records -> events -> reducer -> view.
+"""The offline shell behind ``mpwatch diagnose``: it only assembles the engine's pieces.
 
-Two passes keep the result independent of file order:
+sources (``streams.loader``) -> parser per file -> one ``Correlator`` per source host -> ``Reducer`` ->
+``build_view``. One pass: files are read in ``Source.order`` (a rotated ``.lo_`` before its ``.log``),
+each in chunks, and every event goes straight into the reducer, so memory stays bounded by the
+reducer's retention, the correlators' bounded state and one chunk, whatever the input size.
 
-1. **Clocks.** For every source the first records (at most ``LEARN_BYTES``) are parsed until one states
-   its zone; that gives the host's UTC offset at that time (``HostClock.observe``). ``--tz`` overrides.
-2. **Events.** Every source is parsed in chunks, one ``EventExtractor`` per (host, rotation stream), and
-   each event goes straight into the reducer, so memory stays bounded by the reducer's retention
-   and one chunk, whatever the input size.
+Local-time records (MPSetup, MSI) wait inside their host's correlator until a zoned log of the same
+host states its UTC offset; at the end, hosts whose logs never did are placed with the offset most
+hosts of the site showed (``site_fallback``), else UTC, and the run says so (``guessed_offsets``).
 
-"now" is ``--now`` or else the latest record time in the input. Unreadable files are reported and
-counted, and the run goes on.
+"now" is ``--now`` or else the latest record time in the input (the offline "now" policy,
+``streams.store``). Unreadable files are reported and counted, and the run goes on.
+
+The same entry point also takes shipped data: ``run_records`` is fed (host, FileRef, records) triples
+(from ``streams.wire`` batches) and gives the same answer as the original logs.
 """
 
 from __future__ import annotations
@@ -17,20 +21,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
-from streams.core.clock import HostClock, offset_from_record
-from streams.core.events import Event, to_us
-from streams.core.extract import EventExtractor
+from streams.core.correlator import Correlator, FileRef, site_fallback
+from streams.core.events import Event
 from streams.core.reducer import Reducer
+from streams.core.servers import canonical_server
 from streams.core.view import build_view
 from streams.formats.api import StreamParser
+from streams.formats.record import Record
 from streams.loader import READ_ERRORS, Source
 
 CHUNK = 1 << 20
-LEARN_BYTES = 256 << 10
-LEARN_CHUNK = 16 << 10
-_ZONED = frozenset({"sms", "cmtrace"})
 
 Progress = Callable[["RunStats"], None]
 
@@ -61,68 +63,55 @@ class RunResult:
     now: int | None
 
 
-def learn_clocks(sources: Iterable[Source], clock: HostClock) -> None:
-    """Pass 1: observe each host's UTC offset from the first zoned record of each of its files.
+class Engine:
+    """Correlators per source host feeding one reducer: what every in-process shell assembles."""
 
-    Reads small chunks and stops at the first record that states its zone, or as soon as the file's
-    format turns out to carry no zone (MPSetup, MSI, IIS), or after ``LEARN_BYTES``.
-    """
-    for source in sources:
-        try:
-            with source.open() as handle:
-                _learn_one(source, handle, clock)
-        except READ_ERRORS:
-            continue  # pass 2 reports it
+    def __init__(self, tz: Mapping[str, int] | None = None, stats: RunStats | None = None) -> None:
+        self.tz = {canonical_server(host): minutes for host, minutes in (tz or {}).items()}
+        self.stats = stats or RunStats()
+        self.reducer = Reducer()
+        self.correlators: dict[str, Correlator] = {}
 
+    def correlator(self, host: str) -> Correlator:
+        host = canonical_server(host) or "UNKNOWN"
+        correlator = self.correlators.get(host)
+        if correlator is None:
+            correlator = Correlator(host, tz=self.tz.get(host), fallback=self._site_fallback)
+            self.correlators[host] = correlator
+        return correlator
 
-def _learn_one(source: Source, handle: IO[bytes], clock: HostClock) -> None:
-    parser = StreamParser(source.file_id)
-    read = 0
-    while read < LEARN_BYTES:
-        chunk = handle.read(LEARN_CHUNK)
-        read += len(chunk)
-        records = parser.feed(chunk) if chunk else parser.flush()
-        if parser.format is not None and parser.format not in _ZONED:
-            return
-        for record in records:
-            if record.time is None or record.time.tzinfo is None or record.time_is_local:
-                continue
-            offset = offset_from_record(record)
-            if offset is not None:
-                clock.observe(source.host, to_us(record.time), offset)
-                return
-        if not chunk:
-            return
+    def feed(self, host: str, ref: FileRef, records: Iterable[Record]) -> list[Event]:
+        """Correlate and apply records of one file; returns the events they gave."""
+        return self._apply(self.correlator(host).feed_many(ref, records))
 
+    def finish(self) -> list[Event]:
+        """End of input: release what waits, collect the correlators' figures; returns the events
+        released."""
+        fallback = site_fallback(self.correlators.values())
+        stats = self.stats
+        released: list[Event] = []
+        for host, correlator in self.correlators.items():
+            released.extend(self._apply(correlator.finish(fallback)))
+            stats.extractor.update(correlator.stats)
+            if correlator.fallback_used is not None and correlator.stats.get("local_times"):
+                stats.guessed_offsets[host] = correlator.fallback_used
+            seen = correlator.latest_ts()
+            if seen is not None and (stats.latest is None or seen > stats.latest):
+                stats.latest = seen
+        return released
 
-def iter_events(
-    sources: Iterable[Source],
-    clock: HostClock,
-    stats: RunStats,
-    progress: Progress | None = None,
-) -> Iterator[tuple[Source, list[Event]]]:
-    """Pass 2: (source, events) batches, one per chunk read, in reading order.
+    def result(self, now: int | None) -> RunResult:
+        if now is None:
+            now = self.stats.latest
+        return RunResult(build_view(self.reducer.servers.values(), now), self.reducer, self.stats, now)
 
-    Sources are read in ``Source.order`` whatever order they are given in, so a rotated ``.lo_`` always
-    precedes its ``.log`` in the extractor they share. Fills ``stats`` (including ``stats.latest``).
-    """
-    extractors: dict[tuple[str, str], EventExtractor] = {}
-    for source in sorted(sources, key=lambda s: s.order):
-        extractor = extractors.get(source.stream)
-        if extractor is None:
-            extractor = extractors[source.stream] = EventExtractor(source.host, clock)
-        yield from _read(source, extractor, stats, progress)
-        stats.files_done += 1
-        if progress is not None:
-            progress(stats)
-    for extractor in extractors.values():
-        extractor.finish()
-        stats.extractor.update(extractor.stats)
-        if extractor.stats["local_times"] and not clock.known(extractor.host):
-            stats.guessed_offsets[extractor.host] = clock.offset_for(extractor.host, 0)
-        seen = extractor.latest_ts()
-        if seen is not None and (stats.latest is None or seen > stats.latest):
-            stats.latest = seen
+    def _apply(self, events: list[Event]) -> list[Event]:
+        self.stats.events += len(events)
+        self.stats.events_applied += self.reducer.apply_all(events)
+        return events
+
+    def _site_fallback(self) -> tuple[int, str]:
+        return site_fallback(self.correlators.values())
 
 
 def run(
@@ -134,25 +123,37 @@ def run(
 ) -> RunResult:
     """Diagnose the given sources; "now" defaults to the latest record time."""
     stats = RunStats(files_total=len(sources), bytes_total=sum(s.size for s in sources))
-    clock = HostClock(tz)
-    learn_clocks(sources, clock)
-    reducer = Reducer()
-    apply = reducer.apply
-    for _source, events in iter_events(sources, clock, stats, progress):
-        stats.events += len(events)
-        for ev in events:
-            stats.events_applied += apply(ev)
-    if now is None:
-        now = stats.latest
-    return RunResult(build_view(reducer, now), reducer, stats, now)
+    engine = Engine(tz, stats)
+    for source in sorted(sources, key=lambda s: s.order):
+        ref = FileRef(source.file_id, source.file_id, source.kind)
+        for records in _read(source, stats, progress):
+            engine.feed(source.host, ref, records)
+        stats.files_done += 1
+        if progress is not None:
+            progress(stats)
+    engine.finish()
+    return engine.result(now)
 
 
-def _read(
-    source: Source, extractor: EventExtractor, stats: RunStats, progress: Progress | None
-) -> Iterator[tuple[Source, list[Event]]]:
+def run_records(
+    batches: Iterable[tuple[str, FileRef, list[Record]]],
+    *,
+    now: int | None = None,
+    tz: Mapping[str, int] | None = None,
+) -> RunResult:
+    """Diagnose already parsed records (shipped batches): (source host, file, records) in any order
+    that keeps each file's records in file order."""
+    engine = Engine(tz)
+    for host, ref, records in batches:
+        engine.stats.records += len(records)
+        engine.feed(host, ref, records)
+    engine.finish()
+    return engine.result(now)
+
+
+def _read(source: Source, stats: RunStats, progress: Progress | None) -> Iterator[list[Record]]:
+    """Record batches of one source, one per chunk read; fills the byte and record figures."""
     parser = StreamParser(source.file_id)
-    feed = extractor.feed
-    file_id = source.file_id
     done = 0
     try:
         with source.open() as handle:
@@ -162,17 +163,13 @@ def _read(
                     break
                 done += len(chunk)
                 stats.bytes_done += len(chunk)
-                batch = [ev for record in parser.feed(chunk) for ev in feed(record, file_id)]
-                if batch:
-                    yield source, batch
+                yield parser.feed(chunk)
                 if progress is not None:
                     progress(stats)
     except READ_ERRORS as exc:
         stats.errors.append(f"{source.origin}: {getattr(exc, 'strerror', None) or exc}")
         stats.bytes_done += max(0, source.size - done)
-    batch = [ev for record in parser.flush() for ev in feed(record, file_id)]
-    if batch:
-        yield source, batch
+    yield parser.flush()
     file_stats = parser.stats()
     stats.records += sum(file_stats.records.values())
     stats.formats.update(file_stats.records)

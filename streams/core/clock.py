@@ -78,6 +78,7 @@ class HostClock:
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
         self._overrides = {canonical_server(h): m for h, m in (overrides or {}).items()}
         self._seen: dict[str, dict[int, list[int]]] = {}
+        self._defaults: dict[str, int] = {}  # fallback offsets given for hosts with no observation
 
     def observe(self, host: str, utc_us: int, offset: int) -> None:
         """Record that ``host`` logged at ``utc_us`` with UTC offset ``offset`` minutes."""
@@ -88,6 +89,14 @@ class HostClock:
         else:
             span[0] = min(span[0], utc_us)
             span[1] = max(span[1], utc_us)
+
+    def offsets(self, host: str) -> set[int]:
+        """The offsets observed for ``host`` (empty when none)."""
+        return set(self._seen.get(canonical_server(host), ()))
+
+    def set_default(self, host: str, offset: int) -> None:
+        """The offset to use for ``host`` while none is configured or observed (a fallback)."""
+        self._defaults[canonical_server(host)] = offset
 
     def known(self, host: str) -> bool:
         host = canonical_server(host)
@@ -101,6 +110,8 @@ class HostClock:
         periods = self._seen.get(host)
         if periods:
             return _nearest(periods, local_us), "learned"
+        if host in self._defaults:
+            return self._defaults[host], "default"
         votes: Counter[int] = Counter()
         for other in self._seen.values():
             votes.update(other.keys())
@@ -118,12 +129,14 @@ class HostClock:
     def to_dict(self) -> dict[str, Any]:
         return {
             "overrides": dict(self._overrides),
+            "defaults": dict(self._defaults),
             "seen": {h: {str(o): list(s) for o, s in p.items()} for h, p in self._seen.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HostClock:
         clock = cls(data.get("overrides"))
+        clock._defaults = dict(data.get("defaults", {}))
         for host, periods in data.get("seen", {}).items():
             clock._seen[host] = {int(o): list(s) for o, s in periods.items()}
         return clock

@@ -10,8 +10,13 @@ server from the same file* (-1 for the first one). The reducer uses these links 
 events it has applied as a few closed intervals per file instead of a set of every id (see
 reducer.py).
 
-Ordering. ``key`` = (time, host, file_id, pos) orders events by time and breaks ties by source order;
+Ordering. ``key`` = (time, host, file, pos) orders events by time and breaks ties by source order;
 every timeline and every rule works on events sorted by this key, so arrival order never matters.
+``file`` is the display name (path relative to the host's log root), not the identity, so the same
+logs order the same way in every shell (offline file ids are paths, shipped ones are file identities).
+
+Spelling. ``id`` is ``HOST:FILE_ID:OFFSET`` (the record id of ``streams.wire``) plus ``/SUB`` for the
+second and later events of one record.
 
 Times are integers: microseconds since the Unix epoch, UTC. ``inferred`` says the log gave no zone
 and the time was placed with the host's learned or configured UTC offset.
@@ -85,7 +90,7 @@ class Event:
         self.mp = mp
         self.data = data
         self.fkey = (host, file_id)
-        self.key = (ts, host, file_id, pos)
+        self.key = (ts, host, self.file, pos)
 
     @property
     def offset(self) -> int:
@@ -94,9 +99,9 @@ class Event:
 
     @property
     def id(self) -> str:
-        """Stable id: ``host|file_id|offset[.sub]``."""
+        """Stable id: ``HOST:FILE_ID:OFFSET`` (the record's id) and ``/SUB`` after the first event."""
         offset, sub = divmod(self.pos, SUB_BITS)
-        return f"{self.host}|{self.file_id}|{offset}" + (f".{sub}" if sub else "")
+        return f"{self.host}:{self.file_id}:{offset}" + (f"/{sub}" if sub else "")
 
     def to_dict(self) -> dict[str, Any]:
         """orjson-friendly mapping; :meth:`from_dict` gives back an equal event."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,8 @@ from streams.core import matchers as M
 from streams.core.clock import HostClock, offset_from_record
 from streams.core.events import SUB_BITS, Event, to_us
 from streams.core.servers import canonical_server
-from streams.formats.record import Record
+from streams.formats.record import Record, record_from_state, record_to_state
+from streams.logfiles import log_kind
 
 _DRIVE_SHARE = re.compile(r"([A-Za-z])\$")
 _SETUP_FORMATS = frozenset({"mpsetup", "msi"})
@@ -70,12 +72,14 @@ class EventExtractor:
         self._max_local: datetime | None = None
 
     # ------------------------------------------------------------------ public API
-    def feed(self, record: Record, file_id: str, file: str = "") -> list[Event]:
-        """Events of one record (usually none). ``file_id`` is the file identity used in event ids."""
+    def feed(self, record: Record, file_id: str, file: str = "", kind: str = "") -> list[Event]:
+        """Events of one record (usually none). ``file_id`` is the file identity used in event ids,
+        ``file`` the name shown in views, ``kind`` the log kind (``streams.logfiles``; from the name
+        when not given)."""
         self._records += 1
         if record.time is not None:
             self._observe(record, file_id)
-        hits = self._hits(record)
+        hits = self._hits(record, kind or log_kind(file or record.file or file_id))
         if not hits:
             return []
         file = file or record.file or file_id
@@ -106,7 +110,7 @@ class EventExtractor:
         return best
 
     # ------------------------------------------------------------------ matching + attribution
-    def _hits(self, record: Record) -> list[tuple[str, M.Hit]]:
+    def _hits(self, record: Record, kind: str) -> list[tuple[str, M.Hit]]:
         """(target server, hit) pairs for a record; updates SiteComp thread context."""
         fmt = record.format
         if fmt == "iis":
@@ -114,9 +118,7 @@ class EventExtractor:
             return [(self.host, hit)] if hit else []
         spaced, squashed = M.normalize(record.message)
         statmsg = F.match_statmsg(record.fields) if record.fields.get("statmsg") else None
-        sitecomp = fmt == "sms" and (
-            record.component.upper() == M.SITECOMP_COMPONENT or "sitecomp" in record.file.lower()
-        )
+        sitecomp = fmt == "sms" and (kind == "sitecomp" or record.component.upper() == M.SITECOMP_COMPONENT)
         if sitecomp:
             return self._sitecomp(record, spaced, squashed, statmsg)
         found: list[M.Hit] = [statmsg] if statmsg else []
@@ -263,13 +265,43 @@ class EventExtractor:
         return out
 
     # ------------------------------------------------------------------ checkpointable state
+    def files(self) -> list[str]:
+        """File ids this extractor holds state for (chains, last times, waiting records)."""
+        seen = dict.fromkeys(f for f, _ in self._chain)
+        seen.update(dict.fromkeys(self._last_time))
+        seen.update(dict.fromkeys(self._waiting))
+        return list(seen)
+
+    def forget(self, file_ids: set[str]) -> None:
+        """Drop every piece of state about these files (bounded state: the caller prunes old files)."""
+        self._chain = {k: p for k, p in self._chain.items() if k[0] not in file_ids}
+        for file_id in file_ids:
+            self._last_time.pop(file_id, None)
+            self._learned.discard(file_id)
+            waiting = self._waiting.pop(file_id, None)
+            if waiting:
+                self.stats["untimed"] += sum(len(hits) for *_, hits in waiting)
+
     def state(self) -> dict[str, Any]:
-        """Thread contexts, chains and last times (waiting events are not included)."""
+        """Everything needed to resume exactly: thread contexts, chains, last times, records waiting for a
+        time, learned files, latest times and counters (plain data, orjson-ready)."""
         return {
             "host": self.host,
             "threads": {k: [t.target, t.enumerating, t.drive] for k, t in self._threads.items()},
             "chain": [[f, s, p] for (f, s), p in self._chain.items()],
             "last_time": {f: [t.isoformat(), local] for f, (t, local) in self._last_time.items()},
+            "waiting": {
+                f: [
+                    [record_to_state(r), fid, file, [[t, asdict(h)] for t, h in hits]]
+                    for r, fid, file, hits in w
+                ]
+                for f, w in self._waiting.items()
+            },
+            "learned": sorted(self._learned),
+            "max_aware": self._max_aware.isoformat() if self._max_aware is not None else None,
+            "max_local": self._max_local.isoformat() if self._max_local is not None else None,
+            "counts": [self._records, self._local_times],
+            "stats": dict(self.stats),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -278,3 +310,16 @@ class EventExtractor:
         self._last_time = {
             f: (datetime.fromisoformat(t), local) for f, (t, local) in state.get("last_time", {}).items()
         }
+        self._waiting = {
+            f: [
+                (record_from_state(r), fid, file, [(t, M.Hit(**h)) for t, h in hits])
+                for r, fid, file, hits in w
+            ]
+            for f, w in state.get("waiting", {}).items()
+        }
+        self._learned = set(state.get("learned", ()))
+        aware, local = state.get("max_aware"), state.get("max_local")
+        self._max_aware = datetime.fromisoformat(aware) if aware else None
+        self._max_local = datetime.fromisoformat(local) if local else None
+        self._records, self._local_times = state.get("counts", [0, 0])
+        self.stats = Counter(state.get("stats", {}))

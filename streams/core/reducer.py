@@ -32,7 +32,7 @@ from streams.core.kinds import caps
 
 MAX_FILES = 512
 _KEY = attrgetter("key")
-# Sentinel keys: every event key (time, host, file_id, pos) lies strictly between them.
+# Sentinel keys: every event key (time, host, file, pos) lies strictly between them.
 _TOP: Any = (1 << 62,)
 _BOTTOM: Any = (-(1 << 62),)
 

@@ -17,6 +17,7 @@ one summary entry where the dropped events were.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from streams.core.catalogue import lookup
@@ -28,16 +29,17 @@ EVIDENCE_LIMIT = 10
 INFERRED_MARK = " [time inferred]"
 
 
-def build_view(reducer: Reducer, now: int | None) -> dict[str, Any]:
-    """The whole diagnose view. ``now`` defaults to the latest event time the reducer saw."""
+def build_view(states: Iterable[ServerState] | Reducer, now: int | None) -> dict[str, Any]:
+    """The whole diagnose view over any iterable of server states (a dict's values, a Faust table, a
+    snapshot; a ``Reducer`` stands for its servers). ``now`` defaults to the latest event time seen."""
+    items = list(states.servers.values() if isinstance(states, Reducer) else states)
     if now is None:
-        now = reducer.latest_ts()
-    servers = [
-        server_view(state, now)
-        for name, state in sorted(reducer.servers.items())
-        if state.mp and now is not None
-    ]
-    return {"now": iso(now) if now is not None else None, "servers": servers}
+        times = [s.latest_ts for s in items if s.latest_ts is not None]
+        now = max(times) if times else None
+    if now is None:
+        return {"now": None, "servers": []}
+    servers = [server_view(state, now) for state in sorted(items, key=lambda s: s.server) if state.mp]
+    return {"now": iso(now), "servers": servers}
 
 
 def server_view(state: ServerState, now: int) -> dict[str, Any]:

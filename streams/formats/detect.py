@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from streams.formats import cmtrace, mpsetup, sms
 from streams.formats.record import FORMATS
+from streams.logfiles import format_hint
 
 SAMPLE_LINES = 20
 
@@ -58,21 +59,8 @@ LINE_TESTS: dict[str, Callable[[str], bool]] = {
 
 
 def format_from_name(filename: str) -> str | None:
-    """The format a well-known log file name suggests, or None."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    if not name:
-        return None
-    if re.match(r"u?_?ex\d{6}", name) or name.startswith("u_ex"):
-        return "iis"
-    if "msi" in name and not name.startswith("mpsetup"):
-        return "msi"
-    if name.startswith("mpsetup"):
-        return "mpsetup"
-    if name.startswith(("sitecomp", "mpcontrol", "colleval", "distmgr", "smsexec", "hman", "mpfdm")):
-        return "sms"
-    if name.startswith(("ccm", "smsts", "clienthealth", "updates", "wuahandler", "execmgr", "bdd")):
-        return "cmtrace"
-    return None
+    """The format a well-known log file name suggests, or None (``streams.logfiles.format_hint``)."""
+    return format_hint(filename)
 
 
 def detect_format(lines: list[str], filename: str = "") -> str:

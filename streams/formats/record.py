@@ -76,3 +76,54 @@ def _iso(value: datetime | None) -> str | None:
         return None
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def record_to_state(record: Record) -> dict[str, Any]:
+    """A lossless, orjson-ready form of a record (for checkpointed state that holds records);
+    datetimes, also inside ``fields``, are tagged so :func:`record_from_state` restores them."""
+    return {
+        "format": record.format,
+        "time": _tag(record.time),
+        "component": record.component,
+        "thread": record.thread,
+        "severity": record.severity,
+        "message": record.message,
+        "file": record.file,
+        "offset": record.offset,
+        "size": record.size,
+        "line": record.line,
+        "fields": {k: _tag(v) for k, v in record.fields.items()},
+        "raw": record.raw,
+        "time_is_local": record.time_is_local,
+        "truncated": record.truncated,
+    }
+
+
+def record_from_state(data: dict[str, Any]) -> Record:
+    """The record :func:`record_to_state` described."""
+    return Record(
+        data["format"],
+        _untag(data["time"]),
+        data["component"],
+        data["thread"],
+        data["severity"],
+        data["message"],
+        data["file"],
+        data["offset"],
+        data["size"],
+        data["line"],
+        {k: _untag(v) for k, v in data["fields"].items()},
+        data["raw"],
+        data["time_is_local"],
+        data["truncated"],
+    )
+
+
+def _tag(value: Any) -> Any:
+    return {"$dt": value.isoformat()} if isinstance(value, datetime) else value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1 and "$dt" in value:
+        return datetime.fromisoformat(value["$dt"])
+    return value

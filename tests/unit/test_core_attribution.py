@@ -192,7 +192,7 @@ def test_ids_positions_and_chains() -> None:
     events = feed(EventExtractor("SERVER1"), records, "sitecomp-identity")
     first, second, third = events
     assert first.pos == records[2].offset * SUB_BITS and first.offset == records[2].offset
-    assert first.id == f"SERVER1|sitecomp-identity|{records[2].offset}"
+    assert first.id == f"SERVER1:sitecomp-identity:{records[2].offset}"
     assert (first.prev, second.prev) == (-1, -1)  # first event of each server in this file
     assert third.prev == first.pos  # chained to the previous MGTPOINT1 event, not to MGTPOINT2's
     again = feed(EventExtractor("SERVER1"), records, "sitecomp-identity")

@@ -212,4 +212,4 @@ def test_events_round_trip_through_json() -> None:
     )  # fmt: skip
     again = Event.from_dict(orjson.loads(orjson.dumps(event.to_dict())))
     assert again == event and again.key == event.key
-    assert event.id == "MGTPOINT2|SMS/Logs/MPSetup.log|1234.1"
+    assert event.id == "MGTPOINT2:SMS/Logs/MPSetup.log:1234/1"

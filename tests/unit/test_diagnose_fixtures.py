@@ -11,12 +11,13 @@ import orjson
 import pytest
 
 from streams.core.catalogue import CODES
-from streams.core.clock import HostClock
+from streams.core.correlator import FileRef
 from streams.core.events import Event
 from streams.core.reducer import Reducer
 from streams.core.view import build_view
-from streams.loader import discover
-from streams.offline import RunStats, iter_events, learn_clocks, run
+from streams.formats.api import parse_bytes
+from streams.loader import Source, discover
+from streams.offline import Engine, run
 from tests.fixtures.logsets import SCENARIOS, write_logset
 
 STYLES = ("numeric", "text")
@@ -44,14 +45,27 @@ def produced(view: View) -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def events_by_file(folder: Path) -> tuple[dict[tuple[str, str], list[Event]], int | None]:
-    sources = discover([str(folder)])
-    clock = HostClock()
-    learn_clocks(sources, clock)
-    stats = RunStats()
+    """Every event of the offline engine, grouped by the file it came from (the file of each event)."""
+    engine = Engine()
     grouped: dict[tuple[str, str], list[Event]] = {}
-    for source, events in iter_events(sources, clock, stats):
-        grouped.setdefault((source.host, source.file_id), []).extend(events)
-    return grouped, stats.latest
+    engine.reducer.apply_all = lambda events: _group(grouped, events)  # type: ignore[method-assign]
+    for source in sorted(discover([str(folder)]), key=lambda s: s.order):
+        engine.feed(
+            source.host, FileRef(source.file_id, source.file_id, source.kind), parse_bytes(_read(source))
+        )
+    engine.finish()
+    return grouped, engine.stats.latest
+
+
+def _group(grouped: dict[tuple[str, str], list[Event]], events: list[Event]) -> int:
+    for ev in events:
+        grouped.setdefault((ev.host, ev.file_id), []).append(ev)
+    return len(events)
+
+
+def _read(source: Source) -> bytes:
+    with source.open() as handle:
+        return handle.read()
 
 
 def as_json(events: list[Event], now: int | None) -> bytes:

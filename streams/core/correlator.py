@@ -1,0 +1,257 @@
+"""Stage 1 of the engine: one source host's records in, events about target servers out.
+
+A ``Correlator`` is everything the engine knows about one *source* host (the machine whose logs these
+are); every shell runs one per host and nothing else between the parsers and the reducer:
+
+* the offline run (``streams.offline``) feeds it the files of a collected log folder;
+* ``mpwatch run`` feeds it what the tailer reads, live;
+* a Faust worker keeps one per host in a table (stage 1, keyed by source host) and re-keys the events it
+  returns by ``event.server`` (the *target* server) for stage 2.
+
+What it does, in order, for each ``feed(ref, record)``:
+
+1. **Replay guard.** A record at or below the last offset already fed for that file identity is
+   ignored (at-least-once delivery repeats batches; Faust cannot commit this state together with its
+   consumer offset). Files are told apart by identity (``FileRef.file_id``), never by name.
+2. **Streams.** Records go to the ``EventExtractor`` of their rotation stream (``SiteComp.lo_`` and
+   ``SiteComp.log`` share one, so SiteComp's per-thread target context survives a rollover).
+3. **Clock.** The host's UTC offset is learned from its own zoned records (the first one of each file;
+   ``tz`` overrides). Records in local time only (MPSetup.log, MPMSI.log) *wait* while the offset is
+   unknown: their stream is held, in order, and released once any zoned record of the host states its
+   offset, so streaming and offline place them at the same time. The wait is bounded: after
+   ``HOLD_LIMIT`` held records, or ``HOLD_SECONDS`` of wall clock (``tick``), or at the end of the
+   input (``finish``), they are placed with the *fallback*: the ``fallback`` callable given at
+   construction (the offline and embedded shells pass the offset most hosts of the site showed),
+   else UTC. Such times are flagged inferred, like every placed local time.
+
+State is complete and bounded: ``state()`` holds the extractors (thread contexts, chains, last times,
+records waiting for a time), the learned clock, the held records, the replay marks and counters;
+``from_state`` resumes exactly. At most ``MAX_FILES`` file identities and ``MAX_STREAMS`` streams are
+remembered; the least recently fed are forgotten first (a new IIS file every day never grows it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from streams.core.clock import HostClock
+from streams.core.events import Event
+from streams.core.extract import EventExtractor
+from streams.core.servers import canonical_server
+from streams.formats.record import Record, record_from_state, record_to_state
+from streams.logfiles import rotation_stem
+
+HOLD_LIMIT = 20_000  # local-time records held per host while its UTC offset is unknown
+HOLD_SECONDS = 300  # ... or this long (wall clock, through tick) before the fallback places them
+MAX_FILES = 512  # file identities whose replay marks are kept
+MAX_STREAMS = 64  # rotation streams whose extractor state is kept
+_US = 1_000_000
+
+Fallback = Callable[[], tuple[int, str]]  # -> (offset minutes east, source: "site" | "utc" | ...)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """One file of the host, as the engine sees it.
+
+    ``file_id``: identity used in event ids (a shipped file's identity, which changes after truncation,
+    or an offline file's path relative to its host folder); ``name``: the display path relative to the
+    host's log root, '/'-separated (what timelines and evidence show); ``kind``: its log kind
+    (``streams.logfiles.KINDS``).
+    """
+
+    file_id: str
+    name: str
+    kind: str
+
+    @property
+    def stream(self) -> str:
+        return rotation_stem(self.name)
+
+
+def _utc() -> tuple[int, str]:
+    return 0, "utc"
+
+
+class Correlator:
+    """Records of one source host -> events (see the module docstring)."""
+
+    def __init__(self, host: str, *, tz: int | None = None, fallback: Fallback | None = None) -> None:
+        self.host = canonical_server(host) or "UNKNOWN"
+        self.tz = tz
+        self.fallback = fallback or _utc
+        self.clock = HostClock({self.host: tz} if tz is not None else None)
+        self.stats: Counter[str] = Counter()
+        self._extractors: dict[str, EventExtractor] = {}  # stream -> extractor, least recently fed first
+        self._last: dict[str, int] = {}  # file_id -> last offset fed, least recently fed first
+        self._held: list[tuple[FileRef, Record]] = []  # local-time records waiting for the offset
+        self._held_streams: set[str] = set()
+        self._held_since: int | None = None  # wall-clock time (us) tick first saw a hold
+        self._fallback_used: tuple[int, str] | None = None
+
+    # ------------------------------------------------------------------ feeding
+    def feed(self, ref: FileRef, record: Record) -> list[Event]:
+        """Events of one record of ``ref`` (usually none); see the module docstring."""
+        last = self._last.pop(ref.file_id, -1)
+        if record.offset <= last:
+            self._last[ref.file_id] = last
+            self.stats["replayed"] += 1
+            return []
+        self._last[ref.file_id] = record.offset
+        if len(self._last) > MAX_FILES:
+            self._forget_file(next(iter(self._last)))
+        stream = ref.stream
+        if stream in self._held_streams or (self._is_local(record) and self._must_wait()):
+            self._hold(ref, stream, record)
+            return self._release(self.fallback()) if len(self._held) >= HOLD_LIMIT else []
+        events = self._extractor(stream).feed(record, ref.file_id, ref.name, ref.kind)
+        if self._held and self.clock.known(self.host):
+            events.extend(self._release(None))
+        return events
+
+    def feed_many(self, ref: FileRef, records: Iterable[Record]) -> list[Event]:
+        """``feed`` for each record of one file, in order."""
+        out: list[Event] = []
+        for record in records:
+            out.extend(self.feed(ref, record))
+        return out
+
+    def tick(self, now_us: int) -> list[Event]:
+        """Time-driven work (call every few seconds in live shells): held records that waited
+        ``HOLD_SECONDS`` are placed with the fallback offset."""
+        if not self._held:
+            self._held_since = None
+            return []
+        if self._held_since is None:
+            self._held_since = now_us
+            return []
+        if now_us - self._held_since >= HOLD_SECONDS * _US:
+            return self._release(self.fallback())
+        return []
+
+    def finish(self, fallback: tuple[int, str] | None = None) -> list[Event]:
+        """End of the input (offline): release what is held (with ``fallback``, else the constructor's)
+        and let every extractor count what never got a time."""
+        out = self._release(fallback or self.fallback()) if self._held else []
+        for extractor in self._extractors.values():
+            out.extend(extractor.finish())
+            self.stats.update(extractor.stats)
+            extractor.stats.clear()
+        return out
+
+    # ------------------------------------------------------------------ what it learned
+    def latest_ts(self) -> int | None:
+        """Latest record time seen (any record, matched or not), UTC microseconds."""
+        times = [t for e in self._extractors.values() if (t := e.latest_ts()) is not None]
+        return max(times) if times else None
+
+    def offsets(self) -> set[int]:
+        """The UTC offsets (minutes east) this host's zoned logs stated."""
+        return self.clock.offsets(self.host)
+
+    @property
+    def fallback_used(self) -> tuple[int, str] | None:
+        """(offset, source) used for local times because no log of the host stated its zone."""
+        return self._fallback_used
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _is_local(record: Record) -> bool:
+        time = record.time
+        return time is not None and (record.time_is_local or time.tzinfo is None)
+
+    def _must_wait(self) -> bool:
+        """Local times wait while the host's offset is neither known nor settled by the fallback."""
+        return self._fallback_used is None and not self.clock.known(self.host)
+
+    def _extractor(self, stream: str) -> EventExtractor:
+        extractor = self._extractors.pop(stream, None)
+        if extractor is None:
+            extractor = EventExtractor(self.host, self.clock, learn=True)
+            if len(self._extractors) >= MAX_STREAMS:
+                self._forget_stream(next(iter(self._extractors)))
+        self._extractors[stream] = extractor  # most recently fed last
+        return extractor
+
+    def _hold(self, ref: FileRef, stream: str, record: Record) -> None:
+        self._held.append((ref, record))
+        self._held_streams.add(stream)
+        self.stats["held"] += 1
+
+    def _release(self, fallback: tuple[int, str] | None) -> list[Event]:
+        """Feed the held records, in order, now that the offset is known (or with ``fallback``)."""
+        if fallback is not None and not self.clock.known(self.host):
+            self.clock.set_default(self.host, fallback[0])
+            self._fallback_used = fallback
+            self.stats["fallback_placed"] += len(self._held)
+        held, self._held = self._held, []
+        self._held_streams.clear()
+        self._held_since = None
+        out: list[Event] = []
+        for ref, record in held:
+            out.extend(self._extractor(ref.stream).feed(record, ref.file_id, ref.name, ref.kind))
+        return out
+
+    def _forget_file(self, file_id: str) -> None:
+        self._last.pop(file_id, None)
+        for extractor in self._extractors.values():
+            extractor.forget({file_id})
+        self.stats["files_forgotten"] += 1
+
+    def _forget_stream(self, stream: str) -> None:
+        extractor = self._extractors.pop(stream)
+        extractor.finish()
+        self.stats.update(extractor.stats)
+        self.stats["streams_forgotten"] += 1
+
+    # ------------------------------------------------------------------ checkpointable state
+    def state(self) -> dict[str, Any]:
+        """Everything needed to resume exactly (plain data, orjson-ready, bounded)."""
+        return {
+            "v": 1,
+            "host": self.host,
+            "tz": self.tz,
+            "clock": self.clock.to_dict(),
+            "extractors": [[stream, e.state()] for stream, e in self._extractors.items()],
+            "last": [[f, o] for f, o in self._last.items()],
+            "held": [[[r.file_id, r.name, r.kind], record_to_state(rec)] for r, rec in self._held],
+            "held_since": self._held_since,
+            "fallback_used": list(self._fallback_used) if self._fallback_used else None,
+            "stats": dict(self.stats),
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any], *, fallback: Fallback | None = None) -> Correlator:
+        self = cls(data["host"], tz=data.get("tz"), fallback=fallback)
+        self.clock = HostClock.from_dict(data["clock"])
+        for stream, state in data["extractors"]:
+            extractor = EventExtractor(self.host, self.clock, learn=True)
+            extractor.restore(state)
+            self._extractors[stream] = extractor
+        self._last = {f: o for f, o in data["last"]}
+        self._held = [(FileRef(*ref), record_from_state(rec)) for ref, rec in data["held"]]
+        self._held_streams = {ref.stream for ref, _ in self._held}
+        self._held_since = data.get("held_since")
+        used = data.get("fallback_used")
+        self._fallback_used = (used[0], used[1]) if used else None
+        self.stats = Counter(data.get("stats", {}))
+        return self
+
+
+def site_fallback(correlators: Iterable[Correlator]) -> tuple[int, str]:
+    """The offset most hosts' zoned logs showed (one site is usually one zone), else UTC: the fallback
+    the offline and embedded shells give hosts whose own logs state no zone."""
+    votes: Counter[int] = Counter()
+    for correlator in correlators:
+        votes.update(correlator.offsets())
+    if not votes:
+        return 0, "utc"
+    best = max(votes.values())
+    return min(o for o, n in votes.items() if n == best), "site"
