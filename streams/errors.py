@@ -15,3 +15,11 @@ class UnknownFormatError(ParseError):
 
 class InputError(MpwatchError):
     """A path, archive or option given on the command line cannot be used."""
+
+
+class WireFormatError(MpwatchError):
+    """A message is not a shipped batch (not JSON, or missing / mistyped fields)."""
+
+
+class WireVersionError(WireFormatError):
+    """A shipped batch has a major wire version this consumer does not read."""

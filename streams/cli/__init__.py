@@ -7,6 +7,7 @@ the offline engine, ...); the shells never import the command line. Where each s
 - ``mpwatch parse``    -> ``streams.formats`` (the format library)
 - ``mpwatch diagnose`` -> ``streams.offline`` (the offline shell over collected logs)
 - ``mpwatch ship``     -> ``shipper`` (tailing and delivery on site systems)
+- ``mpwatch records``  -> ``streams.wire`` (what was shipped, decoded)
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import sys
 from collections.abc import Sequence
 
 from streams import __version__
-from streams.cli import diagnose, parse, ship
+from streams.cli import diagnose, parse, records, ship
 from streams.errors import MpwatchError
 
 #: the sub-command modules, in the order ``mpwatch --help`` lists them
-SUBCOMMANDS = (parse, diagnose, ship)
+SUBCOMMANDS = (parse, diagnose, ship, records)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,263 @@
+"""The wire contract: what the shipper sends and every consumer reads, encode AND decode, versioned.
+
+A message (a Kafka message value, or one line of the ``file://`` output) is ONE batch of whole records
+from ONE file::
+
+    {"v": "1.0",
+     "h": {"host": "MP01", "kind": "sitecomp", "path": "C:\\SMS\\Logs\\SiteComp.log",
+           "name": "SMS/Logs/SiteComp.log", "file_id": "803-1a2b-9f86d0818", "format": "sms",
+           "encoding": "utf-8", "context": {}},
+     "r": [[OFFSET, SIZE, LINE, "raw text", TRUNCATED], ...]}
+
+Records are compact arrays (the header is written once per batch, not once per record). The shipper
+frames records with the project's parsers (multi-line records stay whole) but ships their raw text;
+``parse_records`` parses them on the consumer with a fresh parser primed by ``context`` (what the
+parser learnt from lines before the batch: IIS ``#Fields`` columns, the MSI banner date and order), so
+a parser fix needs no redeploy and kept raw data can be re-processed.
+
+Versioning: ``WIRE_VERSION`` is ``MAJOR.MINOR``. A minor bump only adds optional fields (consumers
+ignore what they do not know); a consumer rejects an unknown MAJOR with ``WireVersionError``.
+
+Ids: ``record_id(host, file_id, offset)`` = ``HOST:FILE_ID:OFFSET`` is the one record-id spelling; the
+file identity changes when a file is truncated, so ids never repeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from streams.errors import WireFormatError, WireVersionError
+from streams.formats.api import make_parser
+from streams.formats.base import Parser
+from streams.formats.record import Line, Record
+
+WIRE_VERSION = "1.0"
+MAJOR = WIRE_VERSION.split(".")[0]
+DEFAULT_LIMIT = 512 << 10  # bytes per message: well under Kafka's default 1 MiB message.max.bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileHeader:
+    """Where a batch comes from and what a fresh parser needs to read it."""
+
+    host: str
+    kind: str
+    path: str  # the path as the source host names it
+    name: str  # relative to the watched root, '/'-separated
+    file_id: str  # file identity incl. truncation generation
+    format: str
+    encoding: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Framed:
+    """One whole record as framed by the shipper: byte span, first line number, raw text."""
+
+    offset: int
+    size: int
+    line: int
+    text: str
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class ShippedBatch:
+    header: FileHeader
+    records: list[Framed]
+
+
+def record_id(host: str, file_id: str, offset: int) -> str:
+    """The one record-id spelling: ``HOST:FILE_ID:OFFSET``."""
+    return f"{host}:{file_id}:{offset}"
+
+
+# ---------------------------------------------------------------------------------------------- encode
+def _header_dict(header: FileHeader) -> dict[str, Any]:
+    return {
+        "host": header.host,
+        "kind": header.kind,
+        "path": header.path,
+        "name": header.name,
+        "file_id": header.file_id,
+        "format": header.format,
+        "encoding": header.encoding,
+        "context": header.context,
+    }
+
+
+def _framed(rec: Framed) -> list[Any]:
+    return [rec.offset, rec.size, rec.line, rec.text, rec.truncated]
+
+
+def encode(batch: ShippedBatch, limit: int = DEFAULT_LIMIT) -> list[bytes]:
+    """The batch as one or more messages, each at most ``limit`` bytes (records are never split; a single
+    record too big for one message has its text cut and ``truncated`` set, so no output stalls)."""
+    opening = b'{"v":%s,"h":%s,"r":[' % (
+        orjson.dumps(WIRE_VERSION),
+        orjson.dumps(_header_dict(batch.header)),
+    )
+    room = limit - len(opening) - 2  # '],' closing
+    if room < 64:
+        raise ValueError(f"limit {limit} leaves no room for records after a {len(opening)}-byte header")
+    out: list[bytes] = []
+    parts: list[bytes] = []
+    used = 0
+    for rec in batch.records:
+        item = orjson.dumps(_framed(rec))
+        if len(item) > room:
+            item = _cut(rec, room)
+        cost = len(item) + (1 if parts else 0)
+        if parts and used + cost > room:
+            out.append(opening + b",".join(parts) + b"]}")
+            parts, used = [], 0
+            cost = len(item)
+        parts.append(item)
+        used += cost
+    if parts or not out:
+        out.append(opening + b",".join(parts) + b"]}")
+    return out
+
+
+def _cut(rec: Framed, room: int) -> bytes:
+    """The record with its text shortened until its encoding fits in ``room`` bytes."""
+    text = rec.text
+    while True:
+        text = (
+            text[: max(0, min(len(text) // 2, len(text) - 1))]
+            if len(text) > room
+            else text[: len(text) * 3 // 4]
+        )
+        item = orjson.dumps([rec.offset, rec.size, rec.line, text, True])
+        if len(item) <= room or not text:
+            return item
+
+
+# ---------------------------------------------------------------------------------------------- decode
+def decode(data: bytes) -> ShippedBatch:
+    """One message back into a batch; WireFormatError when it is not one, WireVersionError when its major
+    version is not ours."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise WireFormatError(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict) or "v" not in obj:
+        raise WireFormatError("not a shipped batch (no 'v' version field)")
+    version = obj["v"]
+    if not isinstance(version, str) or version.split(".")[0] != MAJOR:
+        raise WireVersionError(
+            f"wire version {version!r} is not supported (this consumer reads major {MAJOR}, {WIRE_VERSION})"
+        )
+    try:
+        h = obj["h"]
+        context = h.get("context") or {}
+        if not isinstance(context, dict):
+            raise TypeError("context is not an object")
+        header = FileHeader(
+            host=str(h["host"]),
+            kind=str(h["kind"]),
+            path=str(h["path"]),
+            name=str(h["name"]),
+            file_id=str(h["file_id"]),
+            format=str(h["format"]),
+            encoding=None if h.get("encoding") is None else str(h["encoding"]),
+            context=context,
+        )
+        records = [
+            Framed(int(r[0]), int(r[1]), int(r[2]), str(r[3]), bool(r[4]) if len(r) > 4 else False)
+            for r in obj["r"]
+        ]
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        raise WireFormatError(f"malformed shipped batch: {exc!r}") from exc
+    return ShippedBatch(header, records)
+
+
+# ------------------------------------------------------------------------------------ parser context
+def parser_context(parser: Parser, last_time: datetime | None = None) -> dict[str, Any]:
+    """What ``parser`` learnt from earlier lines that a fresh parser needs to read the next records the
+    same way (JSON-ready). Take it just before feeding the first line of the batch's first record;
+    ``last_time`` = the latest non-null ``time`` of the records BEFORE that one in the file (MSI lines
+    without a clock inherit it; the framing parser only learns it when the previous record is emitted,
+    so pass it when the batch is assembled, e.g. via ``dataclasses.replace`` or ``with_last_time``)."""
+    name = parser.name
+    if name == "iis":
+        return {"columns": list(getattr(parser, "columns", [])), "day": getattr(parser, "_day", "")}
+    if name == "msi":
+        day: date | None = getattr(parser, "_date", None)
+        last = last_time
+        return {
+            "date": day.isoformat() if day else None,
+            "order": getattr(parser, "_order", None),
+            "clock": getattr(parser, "_clock", None),
+            "last": last.isoformat() if last else None,
+        }
+    return {}
+
+
+def with_last_time(context: dict[str, Any], last_time: datetime | None) -> dict[str, Any]:
+    """``context`` (from ``parser_context``) with the time inherited by clock-less records set."""
+    if "last" not in context:
+        return context
+    return {**context, "last": last_time.isoformat() if last_time else None}
+
+
+def restore_context(parser: Parser, context: dict[str, Any]) -> None:
+    """Prime a fresh parser with a ``parser_context`` result."""
+    if not context:
+        return
+    name = parser.name
+    if name == "iis":
+        columns = [str(c) for c in context.get("columns") or []]
+        if columns:
+            parser.feed(Line("#Fields: " + " ".join(columns), 0, 0, 0))
+        if context.get("day"):
+            parser._day = str(context["day"])  # type: ignore[attr-defined]
+        parser.directive_lines = 0
+        parser.skipped_bytes = 0
+    elif name == "msi":
+        parser._date = date.fromisoformat(context["date"]) if context.get("date") else None  # type: ignore[attr-defined]
+        parser._order = context.get("order")  # type: ignore[attr-defined]
+        parser._clock = context.get("clock")  # type: ignore[attr-defined]
+        parser._last = datetime.fromisoformat(context["last"]) if context.get("last") else None  # type: ignore[attr-defined]
+
+
+def parse_records(batch: ShippedBatch) -> list[Record]:
+    """The batch's records parsed on the consumer with a fresh parser (``Record.file`` = header name).
+    Offsets, sizes and line numbers are the shipped ones; one Record per Framed, in order."""
+    header = batch.header
+    parser = make_parser(header.format, header.name)
+    restore_context(parser, header.context)
+    out: list[Record] = []
+    for rec in batch.records:
+        lines: list[Line] = []
+        offset = rec.offset
+        for number, text in enumerate(rec.text.split("\n"), start=rec.line):
+            lines.append(Line(text, offset, 0, number, rec.truncated))
+            offset += len(text) + 1
+        got = parser.feed_lines(lines)
+        got.extend(parser.flush())
+        record = _merge(got, rec, header)
+        out.append(record)
+    return out
+
+
+def _merge(got: list[Record], rec: Framed, header: FileHeader) -> Record:
+    """Exactly one Record for one Framed (a parser that splits or drops lines differently is repaired to
+    a single record so ids stay one per framed record)."""
+    if got:
+        record = got[0]
+        if len(got) > 1:
+            record.raw = rec.text
+    else:
+        record = Record(header.format, None, "", "", "info", rec.text, header.name, rec.offset, 0, rec.line)
+        record.raw = rec.text
+    record.file = header.name
+    record.offset = rec.offset
+    record.size = rec.size
+    record.line = rec.line
+    record.truncated = record.truncated or rec.truncated
+    return record
