@@ -18,100 +18,19 @@ The same entry point also takes shipped data: ``run_records`` is fed (host, File
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
-from streams.core.correlator import Correlator, FileRef, site_fallback
-from streams.core.events import Event
-from streams.core.reducer import Reducer
-from streams.core.servers import canonical_server
-from streams.core.view import build_view
+from streams.core.correlator import FileRef
+from streams.engine import Engine, RunResult, RunStats
 from streams.formats.api import StreamParser
 from streams.formats.record import Record
 from streams.loader import READ_ERRORS, Source
 
 CHUNK = 1 << 20
 
-Progress = Callable[["RunStats"], None]
+Progress = Callable[[RunStats], None]
 
-
-@dataclass
-class RunStats:
-    """Figures of a run (also what the progress line shows)."""
-
-    files_total: int = 0
-    bytes_total: int = 0
-    files_done: int = 0
-    bytes_done: int = 0
-    records: int = 0
-    events: int = 0
-    events_applied: int = 0
-    formats: Counter[str] = field(default_factory=Counter)
-    extractor: Counter[str] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)
-    latest: int | None = None  # latest record time seen (UTC microseconds)
-    guessed_offsets: dict[str, tuple[int, str]] = field(default_factory=dict)  # host -> (minutes, source)
-
-
-@dataclass
-class RunResult:
-    view: dict[str, Any]
-    reducer: Reducer
-    stats: RunStats
-    now: int | None
-
-
-class Engine:
-    """Correlators per source host feeding one reducer: what every in-process shell assembles."""
-
-    def __init__(self, tz: Mapping[str, int] | None = None, stats: RunStats | None = None) -> None:
-        self.tz = {canonical_server(host): minutes for host, minutes in (tz or {}).items()}
-        self.stats = stats or RunStats()
-        self.reducer = Reducer()
-        self.correlators: dict[str, Correlator] = {}
-
-    def correlator(self, host: str) -> Correlator:
-        host = canonical_server(host) or "UNKNOWN"
-        correlator = self.correlators.get(host)
-        if correlator is None:
-            correlator = Correlator(host, tz=self.tz.get(host), fallback=self._site_fallback)
-            self.correlators[host] = correlator
-        return correlator
-
-    def feed(self, host: str, ref: FileRef, records: Iterable[Record]) -> list[Event]:
-        """Correlate and apply records of one file; returns the events they gave."""
-        return self._apply(self.correlator(host).feed_many(ref, records))
-
-    def finish(self) -> list[Event]:
-        """End of input: release what waits, collect the correlators' figures; returns the events
-        released."""
-        fallback = site_fallback(self.correlators.values())
-        stats = self.stats
-        released: list[Event] = []
-        for host, correlator in self.correlators.items():
-            released.extend(self._apply(correlator.finish(fallback)))
-            stats.extractor.update(correlator.stats)
-            if correlator.fallback_used is not None and correlator.stats.get("local_times"):
-                stats.guessed_offsets[host] = correlator.fallback_used
-            seen = correlator.latest_ts()
-            if seen is not None and (stats.latest is None or seen > stats.latest):
-                stats.latest = seen
-        return released
-
-    def result(self, now: int | None) -> RunResult:
-        if now is None:
-            now = self.stats.latest
-        return RunResult(build_view(self.reducer.servers.values(), now), self.reducer, self.stats, now)
-
-    def _apply(self, events: list[Event]) -> list[Event]:
-        self.stats.events += len(events)
-        self.stats.events_applied += self.reducer.apply_all(events)
-        return events
-
-    def _site_fallback(self) -> tuple[int, str]:
-        return site_fallback(self.correlators.values())
+__all__ = ["Engine", "Progress", "RunResult", "RunStats", "run", "run_records"]
 
 
 def run(

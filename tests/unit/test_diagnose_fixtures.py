@@ -15,9 +15,10 @@ from streams.core.correlator import FileRef
 from streams.core.events import Event
 from streams.core.reducer import Reducer
 from streams.core.view import build_view
+from streams.engine import Engine
 from streams.formats.api import parse_bytes
 from streams.loader import Source, discover
-from streams.offline import Engine, run
+from streams.offline import run
 from tests.fixtures.logsets import SCENARIOS, write_logset
 
 STYLES = ("numeric", "text")
