@@ -79,6 +79,7 @@ class FileRegistry:
             clock,
             host=config.host,
             max_record_bytes=max_record_bytes,
+            name_of=self.provider.display_name,
         )
         self.lag = LagMeter(self.table, self.identifier, self.provider, metrics)
         self.scan_requested = True

@@ -27,6 +27,7 @@ from shipper.winfile import pread
 from streams.formats.base import Parser
 from streams.formats.decode import LineDecoder
 from streams.formats.record import Line, Record
+from streams.wire import CONTEXT_FORMATS, ContextChange, ContextTracker
 
 #: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
 PRIMED_FORMATS = frozenset({"iis"})
@@ -86,6 +87,8 @@ class FileTailer:
         self.truncated_lines = 0
         if offset > 0 and fmt in PRIMED_FORMATS:
             self._prime(offset)
+        # formats whose parser state crosses records: note its changes for the batches' headers
+        self.tracker = ContextTracker(self.parser, offset) if fmt in CONTEXT_FORMATS else None
         os.lseek(fd, offset, os.SEEK_SET)
 
     @property
@@ -101,6 +104,10 @@ class FileTailer:
     def partial_bytes(self) -> int:
         """Bytes of an unterminated last line waiting in the decoder."""
         return self.decoder.pending_bytes
+
+    def take_contexts(self) -> list[ContextChange]:
+        """Parser context changes noted since the last call (``streams.wire.ContextTracker``)."""
+        return self.tracker.take() if self.tracker is not None else []
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -138,7 +145,9 @@ class FileTailer:
         """Parse complete lines; move ``resume`` past them, or back to the first line still held."""
         if not lines:
             return []
-        records = self.parser.feed_lines(lines)
+        records = (
+            self.tracker.feed_lines(lines) if self.tracker is not None else self.parser.feed_lines(lines)
+        )
         self.truncated_lines += sum(1 for line in lines if line.truncated)
         pending = self.parser.pending_offset()
         if pending is None:

@@ -1,4 +1,5 @@
-"""``file:///PATH.jsonl``: one JSON object per line, appended, flushed and fsynced before ``send`` returns.
+"""``file:///PATH.jsonl``: one wire message per line (``streams.wire``), appended, flushed and fsynced before
+``send`` returns.
 
 Meant for debugging and tests. The write and fsync run in a worker thread so the event loop (and the
 watcher hints it receives) never waits on the disk.
@@ -17,7 +18,7 @@ from shipper.outputs.base import Output
 
 
 class FileOutput(Output):
-    """Appends envelopes to a JSON-lines file."""
+    """Appends wire messages to a file, one per line."""
 
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)

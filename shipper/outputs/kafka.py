@@ -1,6 +1,6 @@
 """``kafka://HOST:PORT/TOPIC``: an aiokafka producer with acks=all and idempotence.
 
-Every record's key is the source host, so one host's records stay in one partition, in file order. A
+Every message's key is the source host, so one host's batches stay in one partition, in file order. A
 batch is cut into producer record batches (``kafka.max_batch_size``) submitted with ``send_batch`` and
 ``send`` returns only when every one of them was acknowledged by all in-sync replicas. Any failure
 (broker down, timeout, authorisation) discards the producer and raises ``OutputError``; the next attempt
@@ -39,7 +39,7 @@ _ENVELOPE_OVERHEAD = 512  # record batch and record headers around one value
 
 
 class KafkaOutput(Output):
-    """Delivers envelopes to one topic, keyed by the source host."""
+    """Delivers wire messages to one topic, keyed by the source host."""
 
     def __init__(self, bootstrap: str, topic: str, *, key: bytes, settings: KafkaSettings) -> None:
         self.bootstrap = bootstrap
