@@ -115,7 +115,7 @@ async def _wire_records(bootstrap: str, topic: str) -> tuple[int, int]:
         ends = await consumer.end_offsets(parts)
         records = 0
         ids: set[tuple[str, int]] = set()
-        while any(await consumer.position(tp) < ends[tp] for tp in parts):
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
             for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for message in messages:
                     batch = decode(message.value or b"")

@@ -123,6 +123,11 @@ class FileTailer:
         # chunks may cut a UTF-16 code unit (even a CR-LF pair) in half: the decoder holds the odd byte
         return self._frame(self.decoder.feed(data)), count
 
+    def complete_cr_line(self) -> list[Record]:
+        """End of a ``--once`` run: a last line ended by a bare CR is complete (no LF will be waited
+        for); it is framed like any line. A line with no terminator at all still waits."""
+        return self._frame(self.decoder.take_cr_line())
+
     def flush_held(self) -> list[Record]:
         """Emit a held multi-line record (the file stayed idle); a partial line still waits."""
         records = self.parser.flush()
