@@ -25,7 +25,6 @@ class Batch:
         self.marks: dict[Any, tuple[int, int]] = {}
         self.records_by_kind: Counter[str] = Counter()
         self.source_bytes_by_kind: Counter[str] = Counter()
-        self.fallbacks = 0
 
     def __len__(self) -> int:
         """Records in the batch (not messages)."""

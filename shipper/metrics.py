@@ -34,7 +34,8 @@ class ShipperMetrics:
         )
         self.truncated_lines = counter("truncated_lines_total", "Lines cut at tail.max_line_bytes")
         self.parse_fallbacks = counter(
-            "parse_fallback_total", "Records shipped as raw text because no format parser understood them"
+            "parse_fallback_total",
+            "Lines framed as raw text because the file's format parser did not understand them",
         )
         self.output_errors = counter("output_errors_total", "Failed attempts to deliver a batch")
         self.output_failures = counter(

@@ -175,8 +175,6 @@ class Shipper:
             metrics.records_shipped.labels(kind).inc(count)
         for kind, count in batch.source_bytes_by_kind.items():
             metrics.bytes_shipped.labels(kind).inc(count)
-        if batch.fallbacks:
-            metrics.parse_fallbacks.inc(batch.fallbacks)
         summary.records += len(batch)
         summary.batches += 1
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from shipper.batch import Batch
@@ -26,7 +25,7 @@ from shipper.handles import OpenFiles, read_error
 from shipper.metrics import ShipperMetrics
 from shipper.state import FileState
 from shipper.tailer import FileTailer
-from streams.wire import DEFAULT_LIMIT, FileHeader, Framed, ShippedBatch, encode, with_last_time
+from streams.wire import DEFAULT_LIMIT, FileHeader, Framed, ShippedBatch, encode
 
 _FRAMED_OVERHEAD = 24  # bytes a framed record adds to its raw text in a message (offsets, quotes)
 
@@ -76,6 +75,7 @@ class ReadScheduler:
 
     def _read(self, state: FileState, tailer: FileTailer) -> None:
         cut_before = tailer.truncated_lines
+        raw_before = tailer.parser.raw_lines
         try:
             records, count = tailer.read()
         except OSError as exc:
@@ -87,6 +87,8 @@ class ReadScheduler:
             state.size = max(state.size, tailer.read_pos)
         if tailer.truncated_lines != cut_before:
             self.metrics.truncated_lines.inc(tailer.truncated_lines - cut_before)
+        if tailer.parser.raw_lines != raw_before and state.fmt != "raw":
+            self.metrics.parse_fallbacks.inc(tailer.parser.raw_lines - raw_before)
         state.queue(records, tailer.resume)
 
     def _move(self, state: FileState, batch: Batch) -> None:
@@ -101,54 +103,42 @@ class ReadScheduler:
             )
         contexts = state.contexts
         room_records, room_bytes = batch.room()
-        count = nbytes = source = fallbacks = 0
-        check_raw = state.fmt != "raw"
-        framed: list[Framed] = []
-        piece_last = state.last_time
+        count = nbytes = source = 0
+        piece: list[Framed] = []
         piece_context = state.context
-        last_time = state.last_time
         values = batch.values
+        popleft, append = outbox.popleft, piece.append
         while outbox and count < room_records and nbytes < room_bytes:
-            record = outbox[0]
-            if contexts and contexts[0][0] <= record.offset:
+            if contexts and contexts[0][0] <= outbox[0].offset:
+                offset = outbox[0].offset
                 cut = False
-                while contexts and contexts[0][0] <= record.offset:
+                while contexts and contexts[0][0] <= offset:
                     _, state.context, split = contexts.popleft()
                     cut = cut or split
-                if framed and cut:  # the parser learnt something no record carries: new message
-                    nbytes += self._emit(values, header, piece_context, piece_last, framed)
-                    framed = []
-                if not framed:
-                    piece_context, piece_last = state.context, last_time
-            outbox.popleft()
-            framed.append(Framed(record.offset, record.size, record.line, record.raw, record.truncated))
+                if piece and cut:  # the parser learnt something no record carries: new message
+                    nbytes += self._emit(values, header, piece_context, piece)
+                    piece = []
+                    append = piece.append
+                if not piece:
+                    piece_context = state.context
+            record = popleft()
+            append(record)
             count += 1
-            nbytes += len(record.raw) + _FRAMED_OVERHEAD
+            nbytes += len(record.text) + _FRAMED_OVERHEAD
             source += record.size
-            if record.time is not None:
-                last_time = record.time
-            if check_raw and record.format == "raw":
-                fallbacks += 1
-        if framed:
-            nbytes += self._emit(values, header, piece_context, piece_last, framed)
-        state.last_time = last_time
+        if piece:
+            nbytes += self._emit(values, header, piece_context, piece)
         # resume at the next record still queued, or where the tailer stood after the last one
         resume = (outbox[0].offset, outbox[0].line) if outbox else state.outbox_end
         batch.added(state, state.kind, count, nbytes, source, resume)
-        batch.fallbacks += fallbacks
 
     def _emit(
-        self,
-        values: list[bytes],
-        header: FileHeader,
-        context: dict[str, Any],
-        last_time: datetime | None,
-        framed: list[Framed],
+        self, values: list[bytes], header: FileHeader, context: dict[str, Any], piece: list[Framed]
     ) -> int:
         """Encode one piece as wire messages; returns the bytes they add beyond the estimate."""
         if context:
-            header = replace(header, context=with_last_time(context, last_time))
-        messages = encode(ShippedBatch(header, framed), self.message_limit)
+            header = replace(header, context=context)
+        messages = encode(ShippedBatch(header, piece), self.message_limit)
         values.extend(messages)
-        estimate = sum(len(f.text) + _FRAMED_OVERHEAD for f in framed)
+        estimate = sum(len(f.text) for f in piece) + _FRAMED_OVERHEAD * len(piece)
         return sum(len(m) for m in messages) - estimate

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from shipper.checkpoint import CheckpointEntry
 from shipper.identity import FileIdentity
 from shipper.tailer import FileTailer
-from streams.formats.record import Record
+from streams.formats.record import Framed
 from streams.wire import ContextChange, FileHeader
 
 Inode = tuple[int, int]
@@ -30,7 +29,7 @@ class FileState:
     stamp: tuple[int, int] = (-1, -1)  # (size, mtime_ns) at the last scan
     tailer: FileTailer | None = None
     position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
-    outbox: deque[Record] = field(default_factory=deque)  # read, not yet in a batch
+    outbox: deque[Framed] = field(default_factory=deque)  # framed, not yet in a batch
     outbox_end: tuple[int, int] = (0, 1)  # resume point after the last queued record
     last_change: float = 0.0
     moved: bool = False  # renamed (rotated): the writer no longer appends to it
@@ -40,14 +39,13 @@ class FileState:
     header: FileHeader | None = None  # the wire header of this file's batches (rebuilt when path changes)
     contexts: deque[ContextChange] = field(default_factory=deque)  # parser context changes not yet passed
     context: dict[str, Any] = field(default_factory=dict)  # parser context before the next queued record
-    last_time: datetime | None = None  # latest record time moved into a batch (MSI inherits it)
 
     key: str = ""  # identity.key, computed once
 
     def __post_init__(self) -> None:
         self.key = self.identity.key
 
-    def queue(self, records: list[Record], resume: tuple[int, int]) -> None:
+    def queue(self, records: list[Framed], resume: tuple[int, int]) -> None:
         """Records read from the tailer, and where it stood after them."""
         if self.tailer is not None:
             self.contexts.extend(self.tailer.take_contexts())

@@ -1,8 +1,9 @@
 """Reading one open file into framed records.
 
 ``FileTailer`` owns one file descriptor, a ``LineDecoder`` (bytes -> complete lines, byte offsets, BOM
-and UTF-16 handling, lines cut at ``max_line_bytes``) and one format ``Parser`` (lines -> records,
-multi-line records held until complete). Every read returns the records it completed, and
+and UTF-16 handling, lines cut at ``max_line_bytes``) and one format ``Parser`` used as a framer
+(``Parser.frame_lines``: lines -> ``Framed`` records, multi-line records held until complete, without
+parsing them for use: that happens on the consumer). Every read returns the records it completed, and
 ``resume`` is the position a restart must resume from once those records (and everything before them)
 are delivered; within a read, the resume point after a record is the start of the next one:
 
@@ -26,7 +27,7 @@ import os
 from shipper.winfile import pread
 from streams.formats.base import Parser
 from streams.formats.decode import LineDecoder
-from streams.formats.record import Line, Record
+from streams.formats.record import Framed, Line
 from streams.wire import CONTEXT_FORMATS, ContextChange, ContextTracker
 
 #: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
@@ -112,7 +113,7 @@ class FileTailer:
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
-    def read(self) -> tuple[list[Record], int]:
+    def read(self) -> tuple[list[Framed], int]:
         """Read at most one chunk; returns the records it completed and the bytes read (0 at EOF)."""
         data = os.read(self.fd, self.chunk_bytes)
         self.at_eof = len(data) < self.chunk_bytes
@@ -123,18 +124,18 @@ class FileTailer:
         # chunks may cut a UTF-16 code unit (even a CR-LF pair) in half: the decoder holds the odd byte
         return self._frame(self.decoder.feed(data)), count
 
-    def complete_cr_line(self) -> list[Record]:
+    def complete_cr_line(self) -> list[Framed]:
         """End of a ``--once`` run: a last line ended by a bare CR is complete (no LF will be waited
         for); it is framed like any line. A line with no terminator at all still waits."""
         return self._frame(self.decoder.take_cr_line())
 
-    def flush_held(self) -> list[Record]:
+    def flush_held(self) -> list[Framed]:
         """Emit a held multi-line record (the file stayed idle); a partial line still waits."""
-        records = self.parser.flush()
+        records = self.parser.flush_framed()
         self.resume = (self.decoder.offset, self.decoder.line_number)
         return records
 
-    def finish(self) -> list[Record]:
+    def finish(self) -> list[Framed]:
         """The writer is done (file rotated away or deleted): emit everything, partial line included."""
         out = self._frame(self.decoder.flush())
         out.extend(self.flush_held())
@@ -146,13 +147,13 @@ class FileTailer:
             self.fd = -1
 
     # ------------------------------------------------------------------ framing
-    def _frame(self, lines: list[Line]) -> list[Record]:
-        """Parse complete lines; move ``resume`` past them, or back to the first line still held."""
+    def _frame(self, lines: list[Line]) -> list[Framed]:
+        """Frame complete lines into records; move ``resume`` past them, or back to the first line still
+        held."""
         if not lines:
             return []
-        records = (
-            self.tracker.feed_lines(lines) if self.tracker is not None else self.parser.feed_lines(lines)
-        )
+        tracker = self.tracker
+        records = tracker.frame_lines(lines) if tracker is not None else self.parser.frame_lines(lines)
         self.truncated_lines += sum(1 for line in lines if line.truncated)
         pending = self.parser.pending_offset()
         if pending is None:

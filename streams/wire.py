@@ -32,8 +32,24 @@ import orjson
 
 from streams.errors import WireFormatError, WireVersionError
 from streams.formats.api import make_parser
-from streams.formats.base import Parser
-from streams.formats.record import Line, Record
+from streams.formats.base import Parser, framed
+from streams.formats.raw import is_blank
+from streams.formats.record import Framed, Line, Record
+
+__all__ = [
+    "CONTEXT_FORMATS",
+    "DEFAULT_LIMIT",
+    "WIRE_VERSION",
+    "ContextTracker",
+    "FileHeader",
+    "Framed",
+    "ShippedBatch",
+    "decode",
+    "encode",
+    "flatten",
+    "parse_records",
+    "record_id",
+]
 
 WIRE_VERSION = "1.0"
 MAJOR = WIRE_VERSION.split(".")[0]
@@ -52,17 +68,6 @@ class FileHeader:
     format: str
     encoding: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Framed:
-    """One whole record as framed by the shipper: byte span, first line number, raw text."""
-
-    offset: int
-    size: int
-    line: int
-    text: str
-    truncated: bool = False
 
 
 @dataclass(slots=True)
@@ -94,9 +99,15 @@ def _framed(rec: Framed) -> list[Any]:
     return [rec.offset, rec.size, rec.line, rec.text, rec.truncated]
 
 
+_ROW_OVERHEAD = 40  # bytes a record row adds to its text when nothing in it needs escaping
+
+
 def encode(batch: ShippedBatch, limit: int = DEFAULT_LIMIT) -> list[bytes]:
     """The batch as one or more messages, each at most ``limit`` bytes (records are never split; a single
-    record too big for one message has its text cut and ``truncated`` set, so no output stalls)."""
+    record too big for one message has its text cut and ``truncated`` set, so no output stalls).
+
+    Fast path: runs of records whose estimated size fits are serialised with one ``orjson.dumps`` each;
+    a run that comes out too big (text that needed escaping) goes through the exact per-record path."""
     opening = b'{"v":%s,"h":%s,"r":[' % (
         orjson.dumps(WIRE_VERSION),
         orjson.dumps(_header_dict(batch.header)),
@@ -104,10 +115,36 @@ def encode(batch: ShippedBatch, limit: int = DEFAULT_LIMIT) -> list[bytes]:
     room = limit - len(opening) - 2  # '],' closing
     if room < 64:
         raise ValueError(f"limit {limit} leaves no room for records after a {len(opening)}-byte header")
+    head = opening[:-1]  # up to '"r":'
+    out: list[bytes] = []
+    run: list[Framed] = []
+    estimate = 0
+    budget = room * 7 // 8
+    for rec in batch.records:
+        cost = len(rec.text) + _ROW_OVERHEAD
+        if run and estimate + cost > budget:
+            out.extend(_encode_run(run, head, opening, room))
+            run, estimate = [], 0
+        run.append(rec)
+        estimate += cost
+    if run or not out:
+        out.extend(_encode_run(run, head, opening, room))
+    return out
+
+
+def _encode_run(run: list[Framed], head: bytes, opening: bytes, room: int) -> list[bytes]:
+    body = orjson.dumps([[r.offset, r.size, r.line, r.text, r.truncated] for r in run])
+    if len(body) <= room:
+        return [head + body + b"}"]
+    return _encode_exact(run, opening, room)
+
+
+def _encode_exact(records: list[Framed], opening: bytes, room: int) -> list[bytes]:
+    """Record by record, cutting a message whenever the next record would not fit."""
     out: list[bytes] = []
     parts: list[bytes] = []
     used = 0
-    for rec in batch.records:
+    for rec in records:
         item = orjson.dumps(_framed(rec))
         if len(item) > room:
             item = _cut(rec, room)
@@ -214,47 +251,59 @@ ContextChange = tuple[int, dict[str, Any], bool]
 
 
 class ContextTracker:
-    """Frames lines with ``parser`` (like ``parser.feed_lines``) and notes where the parser's context
+    """Frames lines with ``parser`` (like ``parser.frame_lines``) and notes where the parser's context
     changed, so the shipper can give every batch the context in force before its first record.
 
-    IIS: after each ``#`` directive (a cut point). MSI: at each record start whose banner date, date
-    order or clock differs from the last noted one (no cut needed: banners are records, so a consumer's
-    parser follows them; only the batch's first record needs it). ``last`` (the inherited time) is not
-    tracked here: the shipper knows it from the records it moved (``with_last_time``)."""
+    IIS: after each ``#`` directive (a cut point); other lines are single-line records, framed without
+    parsing. MSI: at each record start whose banner date, date order, clock or inherited time differs
+    from the last noted one (no cut needed: banners are records, so a consumer's parser follows them;
+    only a batch's first record needs it). MSI lines are parsed in full (the clock and the inherited
+    time come from the records); MSI logs are small."""
 
     def __init__(self, parser: Parser, start_offset: int) -> None:
         self.parser = parser
         self.changes: list[ContextChange] = [(start_offset, parser_context(parser), False)]
         self._msi_key: tuple[Any, ...] | None = None
+        self._last: datetime | None = None  # MSI: latest record time emitted so far
 
-    def feed_lines(self, lines: list[Line]) -> list[Record]:
+    def frame_lines(self, lines: list[Line]) -> list[Framed]:
         parser = self.parser
-        out: list[Record] = []
+        out: list[Framed] = []
         if parser.name == "iis":
             for line in lines:
-                if line.text.startswith("#"):
-                    out.extend(parser.feed(line))
+                text = line.text
+                if text.startswith("#"):
+                    parser.feed(line)
                     self.changes.append((line.offset + line.size, parser_context(parser), True))
+                elif not is_blank(text):
+                    out.append(Framed(line.offset, line.size, line.number, text, line.truncated))
                 else:
-                    out.extend(parser.feed(line))
+                    parser.feed(line)  # blank: no record, counted by the parser
             return out
         for line in lines:
             key = (
                 getattr(parser, "_date", None),
                 getattr(parser, "_order", None),
                 getattr(parser, "_clock", None),
+                self._last,
             )
-            out.extend(parser.feed(line))
-            if key != self._msi_key and parser.pending_offset() == line.offset:
-                self._msi_key = key
-                day, order, clock = key
-                context = {
-                    "date": day.isoformat() if day else None,
-                    "order": order,
-                    "clock": clock,
-                    "last": None,
-                }
-                self.changes.append((line.offset, context, False))
+            records = parser.feed(line)
+            for record in records:
+                if record.time is not None:
+                    self._last = record.time
+            out.extend(framed(records))
+            if parser.pending_offset() == line.offset:  # this line starts a record
+                key = (*key[:3], self._last)
+                if key != self._msi_key:
+                    self._msi_key = key
+                    day, order, clock, last = key
+                    context = {
+                        "date": day.isoformat() if day else None,
+                        "order": order,
+                        "clock": clock,
+                        "last": last.isoformat() if last else None,
+                    }
+                    self.changes.append((line.offset, context, False))
         return out
 
     def take(self) -> list[ContextChange]:

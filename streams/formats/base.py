@@ -12,7 +12,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from streams.formats.record import Line, Record
+from streams.formats.record import Framed, Line, Record
+
+
+def framed(records: list[Record]) -> list[Framed]:
+    """Records reduced to what a shipper sends (their span and raw text)."""
+    return [Framed(r.offset, r.size, r.line, r.raw, r.truncated) for r in records]
 
 
 class Parser(ABC):
@@ -34,6 +39,15 @@ class Parser(ABC):
         for line in lines:
             out.extend(self.feed(line))
         return out
+
+    def frame_lines(self, lines: Iterable[Line]) -> list[Framed]:
+        """Delimit records without parsing them for use (the shipper's hot path): exactly the spans and
+        raw texts ``feed_lines`` would give. Formats override it with a cheaper end-of-record test."""
+        return framed(self.feed_lines(lines))
+
+    def flush_framed(self) -> list[Framed]:
+        """``flush`` for a framer."""
+        return framed(self.flush())
 
     @abstractmethod
     def feed(self, line: Line) -> list[Record]:

@@ -28,6 +28,18 @@ class Line:
 
 
 @dataclass(slots=True)
+class Framed:
+    """One whole record as a framer delimits it, unparsed: byte span, first line number, raw text (lines
+    joined by "\n"), and whether a line of it was cut. What the shipper ships (``streams.wire``)."""
+
+    offset: int
+    size: int
+    line: int
+    text: str
+    truncated: bool = False
+
+
+@dataclass(slots=True)
 class Record:
     """One logical log record (possibly several physical lines).
 

@@ -25,9 +25,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.formats.base import Parser
+from streams.formats.base import Parser, framed
 from streams.formats.raw import emit_unparsed, is_blank, span
-from streams.formats.record import Line, Record, Severity
+from streams.formats.record import Framed, Line, Record, Severity
 from streams.formats.severity import infer_severity
 from streams.formats.statmsg import PREFIX as STATMSG_PREFIX
 from streams.formats.statmsg import parse_statmsg
@@ -115,6 +115,22 @@ class SmsParser(Parser):
                 line.offset, line.size, line.number, fields, text, base[1], line.truncated,
             )  # fmt: skip
             append(record)
+        return out
+
+    def frame_lines(self, lines: Any) -> list[Framed]:
+        """Same spans as ``feed_lines``; a single-line record (a trailer on a line while nothing is held,
+        the common case) costs one ``rfind`` and one regex match, nothing more."""
+        out: list[Framed] = []
+        append = out.append
+        match_trailer = TRAILER.match
+        for line in lines:
+            if not self._held:
+                text = line.text
+                mark = text.rfind(MARK)
+                if mark >= 0 and match_trailer(text, mark + 2) is not None:
+                    append(Framed(line.offset, line.size, line.number, text, line.truncated))
+                    continue
+            out.extend(framed(self.feed(line)))
         return out
 
     def flush(self) -> list[Record]:

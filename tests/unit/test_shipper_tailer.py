@@ -11,7 +11,8 @@ import pytest
 from shipper.tailer import FileTailer
 from shipper.winfile import open_shared
 from streams.formats.api import parse_path
-from streams.formats.record import Record
+from streams.formats.record import Framed, Record
+from streams.wire import FileHeader, ShippedBatch, parse_records
 
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "corpus", "real")  # tests/corpus/real
 
@@ -23,13 +24,37 @@ def tailer(path, fmt: str, *, offset: int = 0, line: int = 1, encoding=None, chu
     )  # fmt: skip
 
 
+def parsed(t: FileTailer, framed: list[Framed]) -> list[Record]:
+    """What a consumer parses from the framed records (the wire path), with the parser context the
+    tailer noted for the first of them."""
+    seen = t.__dict__.setdefault("_contexts_seen", [])
+    seen.extend(t.take_contexts())
+    if not framed:
+        return []
+    context: dict = {}
+    for offset, ctx, _cut in seen:
+        if offset <= framed[0].offset:
+            context = ctx
+    name = os.path.basename(t.path)
+    header = FileHeader("MP01", "other", t.path, name, "1-1", t.fmt, t.encoding, context)
+    return parse_records(ShippedBatch(header, framed))
+
+
 def read_all(t: FileTailer) -> list[Record]:
-    out: list[Record] = []
+    out: list[Framed] = []
     while True:
         records, count = t.read()
         out.extend(records)
         if not count:
-            return out
+            return parsed(t, out)
+
+
+def finish(t: FileTailer) -> list[Record]:
+    return parsed(t, t.finish())
+
+
+def flush_held(t: FileTailer) -> list[Record]:
+    return parsed(t, t.flush_held())
 
 
 def resume_points(records: list[Record], end: tuple[int, int]) -> list[tuple[int, int]]:
@@ -49,7 +74,7 @@ def test_partial_last_line_waits_for_its_newline(tmp_path):
     assert [r.message for r in read_all(t)] == ["first line"]
     assert t.resume == (len(b"first line\n"), 2)
     assert t.partial_bytes > 0
-    assert t.flush_held() == []  # an idle flush never ships a partial line
+    assert flush_held(t) == []  # an idle flush never ships a partial line
     append(path, b"ne\n")
     records = read_all(t)
     assert [r.message for r in records] == ["second line"]
@@ -83,12 +108,12 @@ def test_held_record_is_flushed_on_request_but_partial_line_is_not(tmp_path):
     path.write_bytes(b"<12-06-2004 15:35:41> one\n  two\n<12-06-2004 15:35:4")
     t = tailer(path, "mpsetup")
     assert read_all(t) == []
-    records = t.flush_held()
+    records = flush_held(t)
     assert [r.message.split() for r in records] == [["one", "two"]]
     end_of_complete_lines = len(b"<12-06-2004 15:35:41> one\n  two\n")
     assert t.resume == (end_of_complete_lines, 3)
     assert t.partial_bytes == len(b"<12-06-2004 15:35:4")
-    rest = t.finish()  # the writer is done: the partial line is shipped too
+    rest = finish(t)  # the writer is done: the partial line is shipped too
     assert [r.offset for r in rest] == [end_of_complete_lines]
     assert t.resume[0] == path.stat().st_size
     t.close()
@@ -99,7 +124,7 @@ def test_finish_ships_the_partial_last_line(tmp_path):
     path.write_bytes(b"complete\nno newline at the end")
     t = tailer(path, "raw")
     assert len(read_all(t)) == 1
-    records = t.finish()
+    records = finish(t)
     assert [r.message for r in records] == ["no newline at the end"]
     assert t.resume[0] == path.stat().st_size
     t.close()
@@ -135,7 +160,7 @@ def test_small_chunks_frame_exactly_like_a_one_shot_parse(tmp_path, name, fmt):
     shutil.copy(os.path.join(CORPUS, name), path)
     expected = [(r.offset, r.size, r.message) for r in parse_path(path, fmt)]
     t = tailer(path, fmt, chunk=1000)
-    records = read_all(t) + t.finish()
+    records = read_all(t) + finish(t)
     assert [(r.offset, r.size, r.message) for r in records] == expected
     t.close()
 
@@ -145,14 +170,14 @@ def test_resuming_at_any_framed_position_loses_and_repeats_nothing(tmp_path):
     path = tmp_path / "MPMSI.log"
     shutil.copy(os.path.join(CORPUS, name), path)
     t = tailer(path, "msi", chunk=777)
-    records = read_all(t) + t.finish()
+    records = read_all(t) + finish(t)
     encoding = t.encoding
     marks = resume_points(records, t.resume)
     t.close()
     for cut in range(0, len(records), max(1, len(records) // 12)):
         offset, line = marks[cut]
         again = tailer(path, "msi", offset=offset, line=line, encoding=encoding, chunk=777)
-        rest = read_all(again) + again.finish()
+        rest = read_all(again) + finish(again)
         again.close()
         assert [r.offset for r in rest] == [r.offset for r in records[cut + 1 :]]
         assert [r.line for r in rest] == [r.line for r in records[cut + 1 :]]
@@ -193,7 +218,7 @@ def test_utf16le_file_in_odd_sized_chunks_frames_the_same_records(tmp_path, chun
     expected = [(r.offset, r.size, r.line, r.message) for r in parse_path(path, "msi")]
     assert len(expected) == count
     t = tailer(path, "msi", chunk=chunk)
-    records = read_all(t) + t.finish()
+    records = read_all(t) + finish(t)
     assert [(r.offset, r.size, r.line, r.message) for r in records] == expected
     assert t.encoding == "utf-16-le"
     assert t.resume == (path.stat().st_size, count + 1)
