@@ -137,7 +137,7 @@ def _interleave(events: list[Event], rng: random.Random) -> list[Event]:
 
 
 # ----------------------------------------------------------------------------- log set
-def _renamed(data: bytes, names: dict[str, str], utf16: bool) -> bytes:
+def renamed(data: bytes, names: dict[str, str], utf16: bool) -> bytes:
     for old, new in names.items():
         for a, b in ((old, new), (old.lower(), new.lower())):
             data = (
@@ -208,7 +208,7 @@ def generate(dest: Path, size_mb: int) -> tuple[int, int, int]:
                 host = rename.get(rel.parts[0], rel.parts[0])
                 target = site / host / Path(*rel.parts[1:])
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(_renamed(path.read_bytes(), rename, path.name.lower() == "mpmsi.log"))
+                target.write_bytes(renamed(path.read_bytes(), rename, path.name.lower() == "mpmsi.log"))
                 if host.startswith("MP") and host not in mps:
                     mps.append(host)
             _site_runtime(site / rename["SERVER1"])

@@ -95,6 +95,9 @@ class Correlator:
     # ------------------------------------------------------------------ feeding
     def feed(self, ref: FileRef, record: Record) -> list[Event]:
         """Events of one record of ``ref`` (usually none); see the module docstring."""
+        return self._feed(ref, ref.stream, record)
+
+    def _feed(self, ref: FileRef, stream: str, record: Record) -> list[Event]:
         last = self._last.pop(ref.file_id, -1)
         if record.offset <= last:
             self._last[ref.file_id] = last
@@ -103,7 +106,6 @@ class Correlator:
         self._last[ref.file_id] = record.offset
         if len(self._last) > MAX_FILES:
             self._forget_file(next(iter(self._last)))
-        stream = ref.stream
         if stream in self._held_streams or (self._is_local(record) and self._must_wait()):
             self._hold(ref, stream, record)
             return self._release(self.fallback()) if len(self._held) >= HOLD_LIMIT else []
@@ -115,8 +117,12 @@ class Correlator:
     def feed_many(self, ref: FileRef, records: Iterable[Record]) -> list[Event]:
         """``feed`` for each record of one file, in order."""
         out: list[Event] = []
+        stream = ref.stream  # one rotation-stem lookup per call, not per record
+        feed = self._feed
         for record in records:
-            out.extend(self.feed(ref, record))
+            events = feed(ref, stream, record)
+            if events:
+                out.extend(events)
         return out
 
     def tick(self, now_us: int) -> list[Event]:
