@@ -15,6 +15,7 @@ raw text exactly as the framing parser did.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -104,41 +105,52 @@ class ReadScheduler:
         contexts = state.contexts
         room_records, room_bytes = batch.room()
         count = nbytes = source = 0
-        piece: list[Framed] = []
-        piece_context = state.context
         values = batch.values
-        popleft, append = outbox.popleft, piece.append
         while outbox and count < room_records and nbytes < room_bytes:
+            # one piece: records up to the next context change that cuts (IIS directives), or the room
             if contexts and contexts[0][0] <= outbox[0].offset:
                 offset = outbox[0].offset
-                cut = False
                 while contexts and contexts[0][0] <= offset:
-                    _, state.context, split = contexts.popleft()
-                    cut = cut or split
-                if piece and cut:  # the parser learnt something no record carries: new message
-                    nbytes += self._emit(values, header, piece_context, piece)
-                    piece = []
-                    append = piece.append
-                if not piece:
-                    piece_context = state.context
-            record = popleft()
-            append(record)
-            count += 1
-            nbytes += len(record.text) + _FRAMED_OVERHEAD
-            source += record.size
-        if piece:
-            nbytes += self._emit(values, header, piece_context, piece)
+                    state.context = contexts.popleft()[1]
+            stop_at = next((c[0] for c in contexts if c[2]), None) if contexts else None
+            piece, texts, spans = self._take(outbox, room_records - count, room_bytes - nbytes, stop_at)
+            count += len(piece)
+            source += spans
+            nbytes += texts + _FRAMED_OVERHEAD * len(piece)
+            nbytes += self._emit(values, header, state.context, piece, texts)
         # resume at the next record still queued, or where the tailer stood after the last one
         resume = (outbox[0].offset, outbox[0].line) if outbox else state.outbox_end
         batch.added(state, state.kind, count, nbytes, source, resume)
 
+    @staticmethod
+    def _take(
+        outbox: deque[Framed], max_records: int, max_bytes: int, stop_at: int | None
+    ) -> tuple[list[Framed], int, int]:
+        """Records from the outbox's head while there is room and before ``stop_at``: (records, text
+        bytes, source bytes). At least one record is taken."""
+        piece: list[Framed] = []
+        append, popleft = piece.append, outbox.popleft
+        texts = spans = 0
+        while outbox and len(piece) < max_records and texts + _FRAMED_OVERHEAD * len(piece) < max_bytes:
+            if stop_at is not None and piece and outbox[0].offset >= stop_at:
+                break
+            record = popleft()
+            append(record)
+            texts += len(record.text)
+            spans += record.size
+        return piece, texts, spans
+
     def _emit(
-        self, values: list[bytes], header: FileHeader, context: dict[str, Any], piece: list[Framed]
+        self,
+        values: list[bytes],
+        header: FileHeader,
+        context: dict[str, Any],
+        piece: list[Framed],
+        texts: int,
     ) -> int:
         """Encode one piece as wire messages; returns the bytes they add beyond the estimate."""
         if context:
             header = replace(header, context=context)
         messages = encode(ShippedBatch(header, piece), self.message_limit)
         values.extend(messages)
-        estimate = sum(len(f.text) for f in piece) + _FRAMED_OVERHEAD * len(piece)
-        return sum(len(m) for m in messages) - estimate
+        return sum(len(m) for m in messages) - texts - _FRAMED_OVERHEAD * len(piece)
