@@ -10,10 +10,11 @@ Prints `name: value unit` lines:
   mpwatch_vs_rsyslog_cpu_ratio: N x     CPU mpwatch needs for the file, divided by what rsyslog needs
 
 Both deliver with acks=all, an idempotent producer and lz4 to a 1-partition topic each, on the same broker.
-mpwatch ships its JSON envelope (host, file identity, offset, parsed record); rsyslog ships the raw line
-(template %msg%), so rsyslog moves fewer bytes: that is part of what is compared. rsyslog's CPU time is read
-from /proc/PID/stat when the topic holds every record (it never exits on its own); it includes start-up,
-as the shipper's does.
+mpwatch ships wire messages (streams.wire: one header per batch of one file, then offset, size, line and
+raw text per record); rsyslog ships the raw line (template %msg%), one Kafka message per line. Records are
+counted inside mpwatch's messages (every one decoded, each id once) and as messages for rsyslog.
+rsyslog's CPU time is read from /proc/PID/stat when the topic holds every record (it never exits on its
+own); it includes start-up, as the shipper's does.
 
 Options: --records N (default 1,000,000), --skip-rsyslog, --profile FILE (also run the shipper under
 cProfile on the same file and write the stats to FILE; slower, not part of the figures).
@@ -40,6 +41,7 @@ from shipper_support import (  # noqa: E402
     new_topic,
     note,
     result,
+    wire_records_in,
 )
 
 from tests.integration.log_writer import format_record  # noqa: E402
@@ -72,11 +74,7 @@ def run_mpwatch(bootstrap: str, log: Path, records: int, scratch: Path) -> dict[
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"mpwatch ship --once exited with {proc.returncode}")
-    watch = OffsetWatch(bootstrap, topic)
-    try:
-        delivered = watch.count()
-    finally:
-        watch.close()
+    delivered = wire_records_in(bootstrap, topic)
     if delivered != records:
         raise SystemExit(f"mpwatch delivered {delivered} records, expected {records}")
     cpu = usage.ru_utime + usage.ru_stime

@@ -101,6 +101,39 @@ async def _end_total(consumer: AIOKafkaConsumer, topic: str) -> int:
     return sum(offsets.values())
 
 
+async def _wire_records(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(records, distinct record ids) inside every wire message of ``topic``."""
+    from streams.wire import decode
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        records = 0
+        ids: set[tuple[str, int]] = set()
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+            for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                for message in messages:
+                    batch = decode(message.value or b"")
+                    records += len(batch.records)
+                    ids.update((batch.header.file_id, r.offset) for r in batch.records)
+        return records, len(ids)
+    finally:
+        await consumer.stop()
+
+
+def wire_records_in(bootstrap: str, topic: str) -> int:
+    """Records delivered to ``topic`` in wire messages; exits when any record id arrived twice."""
+    records, distinct = asyncio.run(_wire_records(bootstrap, topic))
+    if records != distinct:
+        raise SystemExit(f"{topic}: {records} records but {distinct} distinct ids (duplicates)")
+    return records
+
+
 class OffsetWatch:
     """Reads a topic's end offsets (the number of records in it) from a loop of its own."""
 

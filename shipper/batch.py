@@ -1,4 +1,5 @@
-"""One in-flight batch: serialised envelopes plus, per file, where reading resumes once it is delivered.
+"""One in-flight batch: wire messages (``streams.wire``, each holding records of one file) plus, per
+file, where reading resumes once it is delivered.
 
 The batch is the shipper's only read-ahead. Its bounds (``batch.max_records`` / ``batch.max_bytes``) are
 what keeps memory flat while the output is down: the pipeline does not read again until this batch is
@@ -12,12 +13,13 @@ from typing import Any
 
 
 class Batch:
-    """Envelopes to send and the checkpoint marks they move when delivered."""
+    """Messages to send, the records they hold, and the checkpoint marks they move when delivered."""
 
     def __init__(self, max_records: int, max_bytes: int) -> None:
         self.max_records = max_records
         self.max_bytes = max_bytes
-        self.values: list[bytes] = []
+        self.values: list[bytes] = []  # encoded wire messages
+        self.records = 0  # records inside them
         self.nbytes = 0
         #: file state -> (offset, line) to resume from once this batch is delivered
         self.marks: dict[Any, tuple[int, int]] = {}
@@ -26,27 +28,22 @@ class Batch:
         self.fallbacks = 0
 
     def __len__(self) -> int:
-        return len(self.values)
+        """Records in the batch (not messages)."""
+        return self.records
 
     @property
     def full(self) -> bool:
-        return len(self.values) >= self.max_records or self.nbytes >= self.max_bytes
-
-    def add(self, owner: Any, kind: str, value: bytes, source_bytes: int, resume: tuple[int, int]) -> None:
-        self.values.append(value)
-        self.nbytes += len(value)
-        self.marks[owner] = resume
-        self.records_by_kind[kind] += 1
-        self.source_bytes_by_kind[kind] += source_bytes
+        return self.records >= self.max_records or self.nbytes >= self.max_bytes
 
     def room(self) -> tuple[int, int]:
         """(records, bytes) that still fit."""
-        return self.max_records - len(self.values), self.max_bytes - self.nbytes
+        return self.max_records - self.records, self.max_bytes - self.nbytes
 
     def added(
         self, owner: Any, kind: str, count: int, nbytes: int, source_bytes: int, resume: tuple[int, int]
     ) -> None:
-        """Account for ``count`` values appended to ``values`` directly (the hot path)."""
+        """Account for ``count`` records (in messages of ``nbytes``) appended to ``values`` directly."""
+        self.records += count
         self.nbytes += nbytes
         self.marks[owner] = resume
         self.records_by_kind[kind] += count

@@ -82,10 +82,23 @@ class CheckpointEntry:
                 str(data.get("updated", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"checkpoint entry {key!r} is malformed: {exc!r}") from exc
+            raise CheckpointError(f"checkpoint entry {key!r} is malformed: {exc!r}{_REMEDY}") from exc
         if identity.key != key:
-            raise CheckpointError(f"checkpoint entry {key!r} does not match its identity {identity.key!r}")
+            raise CheckpointError(
+                f"checkpoint entry {key!r} does not match its identity {identity.key!r}{_REMEDY}"
+            )
+        if entry.offset < 0 or entry.line < 1 or identity.fp_length < 0:
+            raise CheckpointError(
+                f"checkpoint entry {key!r} has an impossible position (offset {entry.offset}, line "
+                f"{entry.line}){_REMEDY}"
+            )
         return entry
+
+
+_REMEDY = (
+    "; the checkpoint is corrupt: fix the entry, or move the file away to start over (which re-ships "
+    "every file; consumers drop the duplicates by record id)"
+)
 
 
 class Checkpointer:
@@ -114,9 +127,9 @@ class Checkpointer:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise CheckpointError(f"checkpoint {self.path} is not valid JSON: {exc}") from exc
+            raise CheckpointError(f"checkpoint {self.path} is not valid JSON: {exc}{_REMEDY}") from exc
         if not isinstance(data, dict) or "version" not in data:
-            raise CheckpointError(f"checkpoint {self.path} has no 'version' field")
+            raise CheckpointError(f"checkpoint {self.path} has no 'version' field{_REMEDY}")
         if data["version"] != VERSION:
             raise CheckpointError(
                 f"checkpoint {self.path} has version {data['version']!r}; this mpwatch reads version "
@@ -124,9 +137,27 @@ class Checkpointer:
             )
         files = data.get("files")
         if not isinstance(files, dict):
-            raise CheckpointError(f"checkpoint {self.path}: 'files' must be an object")
+            raise CheckpointError(f"checkpoint {self.path}: 'files' must be an object{_REMEDY}")
         self._last = raw
         return {key: CheckpointEntry.from_json(key, value) for key, value in files.items()}
+
+    def check_writable(self) -> None:
+        """Fail now, with the reason, when checkpoints could not be written (a read-only or full state
+        folder would otherwise only show when the first batch is confirmed)."""
+        tmp = ""
+        try:
+            os.makedirs(self.state_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.state_dir)
+            os.close(fd)
+        except OSError as exc:
+            raise CheckpointError(
+                f"state folder {self.state_dir} is not writable: {exc.strerror or exc} (checkpoints go there;"
+                " choose another --state-dir or fix its permissions)"
+            ) from exc
+        finally:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def save(self, entries: dict[str, CheckpointEntry]) -> bool:
         """Write all entries atomically; returns False (and writes nothing) when nothing changed."""

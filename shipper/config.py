@@ -60,6 +60,7 @@ class RetrySettings:
     max_s: float = 30.0
     shutdown_timeout_s: float = 10.0  # on SIGTERM, how long to keep retrying what was already read
     slow_send_s: float = 5.0  # a batch unconfirmed this long already counts as an outage (metrics, log)
+    once_timeout_s: float = 60.0  # --once: give up (exit 1) when a batch stays unconfirmed this long
 
 
 @dataclass(slots=True)
@@ -217,6 +218,7 @@ def validate(config: ShipperConfig) -> None:
         raise ConfigError("retry: need 0 < initial_s <= max_s")
     _at_least("retry.shutdown_timeout_s", retry.shutdown_timeout_s, 0)
     _above_zero("retry.slow_send_s", retry.slow_send_s)
+    _above_zero("retry.once_timeout_s", retry.once_timeout_s)
     _choice("kafka.security_protocol", kafka.security_protocol, SECURITY_PROTOCOLS)
     _choice("kafka.sasl_mechanism", kafka.sasl_mechanism, SASL_MECHANISMS)
     _choice("kafka.compression", kafka.compression, COMPRESSIONS)

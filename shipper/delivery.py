@@ -10,7 +10,13 @@ out of time (``retry.shutdown_timeout_s``). Meanwhile:
   ``backpressure_seconds_total`` runs from the start of that attempt;
 * an outage is logged once when it starts and once when it ends, never per retry;
 * every second of waiting calls ``on_wait`` (the pipeline refreshes the lag gauges there, so they keep
-  growing while nothing is shipped).
+  growing while nothing is shipped);
+* with ``give_up_s`` (``--once``: ``retry.once_timeout_s``) a batch unconfirmed that long, or refused
+  with a permanent error, is given up (``deliver`` returns False and ``failure`` says why): a one-shot
+  run must end, with a non-zero exit, instead of retrying forever.
+
+Each failed attempt counts in ``output_failures_total{reason}``; the outage line names the cause the
+output reported (for Kafka: unknown topic, not authorised, message too large, unreachable).
 """
 
 from __future__ import annotations
@@ -41,8 +47,11 @@ class Delivery:
         metrics: ShipperMetrics,
         clock: Callable[[], float],
         on_wait: Callable[[], None] = lambda: None,
+        give_up_s: float | None = None,
     ) -> None:
         self.output = output
+        self.give_up_s = give_up_s
+        self.failure: str | None = None  # why the last batch was given up
         self.retry = retry
         self.metrics = metrics
         self.clock = clock
@@ -50,23 +59,33 @@ class Delivery:
         self._outage: float | None = None  # when the current outage began
         self._mark = 0.0  # up to when backpressure seconds were counted
         self._failures = 0
+        self._causes: set[str] = set()  # failure reasons already logged in this outage
 
     async def deliver(self, batch: Batch, stop: asyncio.Event) -> bool:
         attempt = 0
-        deadline: float | None = None
+        give_up_at = None if self.give_up_s is None else self.clock() + self.give_up_s
+        shutdown_at: float | None = None
+        deadline = give_up_at
+        last_error: BaseException | None = None
         while True:
-            if stop.is_set() and deadline is None:
-                deadline = self.clock() + self.retry.shutdown_timeout_s
+            if stop.is_set() and shutdown_at is None:
+                shutdown_at = self.clock() + self.retry.shutdown_timeout_s
+                deadline = shutdown_at if deadline is None else min(deadline, shutdown_at)
             error, deadline = await self._attempt(batch, stop, deadline)
             if error is None:
                 self._recovered()
                 return True
             self._failed(error)
-            if deadline is not None and self.clock() >= deadline:
+            permanent = self.give_up_s is not None and getattr(error, "permanent", False)
+            if getattr(error, "reason", "") != "timeout" or last_error is None:
+                last_error = error  # a cut attempt says less than the error before it
+            if permanent or (deadline is not None and self.clock() >= deadline):
+                self.failure = str(last_error) or type(last_error).__name__
                 log.error(
-                    "stopping with %d records not confirmed; they stay before the checkpoint and are read "
-                    "again on restart",
+                    "giving up with %d records not confirmed (%s); they stay before the checkpoint and are "
+                    "read again on the next run",
                     len(batch),
+                    self.failure,
                 )
                 return False
             delay = _backoff(attempt, self.retry.initial_s, self.retry.max_s)
@@ -75,9 +94,9 @@ class Delivery:
             if deadline is not None:
                 end = min(end, deadline)
             while (left := end - self.clock()) > 0:
-                if deadline is None and stop.is_set():
+                if shutdown_at is None and stop.is_set():
                     break  # retry at once, then within the shutdown deadline
-                if deadline is None:
+                if shutdown_at is None:
                     await _wait(stop, min(left, SLICE_S))
                 else:
                     await asyncio.sleep(min(left, SLICE_S))
@@ -98,14 +117,15 @@ class Delivery:
                     raise error
                 return error, deadline
             now = self.clock()
-            if deadline is None and stop.is_set():
-                deadline = now + self.retry.shutdown_timeout_s
+            if stop.is_set():  # a stop request while sending: at most the shutdown timeout from now on
+                shutdown = now + self.retry.shutdown_timeout_s
+                deadline = shutdown if deadline is None else min(deadline, shutdown)
             if deadline is not None and now >= deadline:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OutputError):
                     await task
-                reason = f"{self.output.describe()}: not confirmed before the shutdown deadline"
-                return OutputError(reason), deadline
+                reason = f"{self.output.describe()}: no confirmation for {now - started:.0f} s"
+                return OutputError(reason, reason="timeout"), deadline
             if self._outage is None and now - started >= self.retry.slow_send_s:
                 self._begin(started, f"{self.output.describe()}: no confirmation for {now - started:.0f} s")
             self._tick()
@@ -118,8 +138,14 @@ class Delivery:
     def _failed(self, error: BaseException) -> None:
         self._failures += 1
         self.metrics.output_errors.inc()
+        self.metrics.output_failures.labels(getattr(error, "reason", "other")).inc()
+        reason = getattr(error, "reason", "other")
         if self._outage is None:
             self._begin(self.clock(), str(error) or type(error).__name__)
+            self._causes = {reason}
+        elif reason not in self._causes:  # the cause changed during the outage: say so, once
+            self._causes.add(reason)
+            log.warning("output still unavailable: %s", error)
         else:
             log.debug("attempt %d failed: %s", self._failures, error)
         self._tick()

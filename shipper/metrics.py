@@ -37,6 +37,12 @@ class ShipperMetrics:
             "parse_fallback_total", "Records shipped as raw text because no format parser understood them"
         )
         self.output_errors = counter("output_errors_total", "Failed attempts to deliver a batch")
+        self.output_failures = counter(
+            "output_failures_total",
+            "Failed delivery attempts by cause (unreachable, timeout, unknown_topic, not_authorized, "
+            "message_too_large, io, other)",
+            ("reason",),
+        )
         self.backpressure_seconds = counter(
             "backpressure_seconds_total",
             "Seconds reading was paused because the output did not accept a batch",

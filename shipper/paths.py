@@ -55,6 +55,7 @@ class PathsProvider:
     def __init__(self, patterns: list[str], exclude: list[str] | None = None) -> None:
         self.patterns = expand_patterns(patterns)
         self.exclude = list(exclude or [])
+        self._roots: list[str] | None = None
 
     def paths(self) -> list[str]:
         """Every matching regular file, each path once, in a stable order."""
@@ -82,6 +83,19 @@ class PathsProvider:
                 continue
             found.setdefault((st.st_dev, st.st_ino), (path, st))
         return found
+
+    def display_name(self, path: str) -> str:
+        """``path`` relative to the watched folder it was found under ('/'-separated): the name the
+        consumer shows and orders by, the same as ``mpwatch diagnose`` gives the file in a host folder.
+        The shortest static root of the patterns that contain it wins; else the base name."""
+        roots = self._roots
+        if roots is None:
+            roots = self._roots = sorted({os.path.abspath(_static_prefix(p)) for p in self.patterns}, key=len)
+        full = os.path.abspath(path)
+        for root in roots:
+            if full.startswith(root.rstrip(os.sep) + os.sep):
+                return full[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+        return os.path.basename(full)
 
     def _excluded(self, path: str) -> bool:
         name = os.path.basename(path)

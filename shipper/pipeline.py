@@ -47,6 +47,8 @@ class RunSummary:
     records: int = 0
     batches: int = 0
     delivered_all: bool = True  # False when a shutdown gave up on an unconfirmed batch
+    failure: str | None = None  # --once: why a batch was given up (the output's last error)
+    checkpoint_saved: bool = True  # False when the last checkpoint write failed
 
 
 class Shipper:
@@ -75,10 +77,18 @@ class Shipper:
         config, metrics = self.config, self.metrics
         stop = stop or asyncio.Event()
         summary = RunSummary()
+        self.checkpointer.check_writable()
         registry = FileRegistry(
             config, self.checkpointer.load(), metrics, max_record_bytes=self.output.max_record_bytes
         )
-        delivery = Delivery(self.output, config.retry, metrics, self.clock, on_wait=registry.refresh_lag)
+        delivery = Delivery(
+            self.output,
+            config.retry,
+            metrics,
+            self.clock,
+            on_wait=registry.refresh_lag,
+            give_up_s=config.retry.once_timeout_s if config.once else None,
+        )
         wake = asyncio.Event()
         watcher = None
         if not config.once:
@@ -112,6 +122,7 @@ class Shipper:
                     sending = None
                     if not await task:
                         summary.delivered_all = False
+                        summary.failure = delivery.failure
                         break
                     registry.commit(sent)
                     self._count(sent, summary)
@@ -147,6 +158,7 @@ class Shipper:
                 watcher.stop()
             registry.close()
             await self.output.close()
+        summary.checkpoint_saved = not self._checkpoint_failing
         return summary
 
     async def _connect(self) -> None:

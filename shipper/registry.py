@@ -79,6 +79,7 @@ class FileRegistry:
             clock,
             host=config.host,
             max_record_bytes=max_record_bytes,
+            name_of=self.provider.display_name,
         )
         self.lag = LagMeter(self.table, self.identifier, self.provider, metrics)
         self.scan_requested = True
@@ -140,8 +141,9 @@ class FileRegistry:
         self.lag.update()
 
     def end_of_run(self) -> None:
-        """End of a ``--once`` run: held multi-line records are shipped; rotated files (``.lo_``, never
-        appended to again) are finished, partial last line included. Other partial lines still wait."""
+        """End of a ``--once`` run: held multi-line records are shipped, and a last line ended by a bare CR
+        (what ``parse`` counts as a line); rotated files (``.lo_``, never appended to again) are finished,
+        partial last line included. Other partial lines (no terminator yet) still wait."""
         for state in list(self.states.values()):
             tailer = state.tailer
             if tailer is None:
@@ -149,8 +151,12 @@ class FileRegistry:
             if state.moved or state.gone:
                 state.queue(tailer.finish(), tailer.resume)
                 self.handles.close(state)
-            elif tailer.holds_record:
-                state.queue(tailer.flush_held(), tailer.resume)
+            else:
+                records = tailer.complete_cr_line()
+                if tailer.holds_record:
+                    records.extend(tailer.flush_held())
+                if records:
+                    state.queue(records, tailer.resume)
             if state.outbox:
                 self.ready.mark(state)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from shipper.checkpoint import CheckpointEntry
-from shipper.envelope import EnvelopeEncoder
 from shipper.identity import FileIdentity
 from shipper.tailer import FileTailer
 from streams.formats.record import Record
+from streams.wire import ContextChange, FileHeader
 
 Inode = tuple[int, int]
 
@@ -35,7 +37,10 @@ class FileState:
     gone: bool = False  # no longer listed: deleted or moved out of the patterns
     retired: bool = False  # replaced by a new identity after truncation
     updated: str = ""  # when ``committed`` last moved (ISO 8601; "" = not stamped yet)
-    encoder: EnvelopeEncoder | None = None  # per-file serialiser (rebuilt when the path changes)
+    header: FileHeader | None = None  # the wire header of this file's batches (rebuilt when path changes)
+    contexts: deque[ContextChange] = field(default_factory=deque)  # parser context changes not yet passed
+    context: dict[str, Any] = field(default_factory=dict)  # parser context before the next queued record
+    last_time: datetime | None = None  # latest record time moved into a batch (MSI inherits it)
 
     key: str = ""  # identity.key, computed once
 
@@ -44,6 +49,8 @@ class FileState:
 
     def queue(self, records: list[Record], resume: tuple[int, int]) -> None:
         """Records read from the tailer, and where it stood after them."""
+        if self.tailer is not None:
+            self.contexts.extend(self.tailer.take_contexts())
         self.outbox.extend(records)
         self.outbox_end = resume
 

@@ -27,6 +27,7 @@ from shipper.winfile import pread
 from streams.formats.base import Parser
 from streams.formats.decode import LineDecoder
 from streams.formats.record import Line, Record
+from streams.wire import CONTEXT_FORMATS, ContextChange, ContextTracker
 
 #: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
 PRIMED_FORMATS = frozenset({"iis"})
@@ -86,6 +87,8 @@ class FileTailer:
         self.truncated_lines = 0
         if offset > 0 and fmt in PRIMED_FORMATS:
             self._prime(offset)
+        # formats whose parser state crosses records: note its changes for the batches' headers
+        self.tracker = ContextTracker(self.parser, offset) if fmt in CONTEXT_FORMATS else None
         os.lseek(fd, offset, os.SEEK_SET)
 
     @property
@@ -102,6 +105,10 @@ class FileTailer:
         """Bytes of an unterminated last line waiting in the decoder."""
         return self.decoder.pending_bytes
 
+    def take_contexts(self) -> list[ContextChange]:
+        """Parser context changes noted since the last call (``streams.wire.ContextTracker``)."""
+        return self.tracker.take() if self.tracker is not None else []
+
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
@@ -115,6 +122,11 @@ class FileTailer:
         self.read_pos += count
         # chunks may cut a UTF-16 code unit (even a CR-LF pair) in half: the decoder holds the odd byte
         return self._frame(self.decoder.feed(data)), count
+
+    def complete_cr_line(self) -> list[Record]:
+        """End of a ``--once`` run: a last line ended by a bare CR is complete (no LF will be waited
+        for); it is framed like any line. A line with no terminator at all still waits."""
+        return self._frame(self.decoder.take_cr_line())
 
     def flush_held(self) -> list[Record]:
         """Emit a held multi-line record (the file stayed idle); a partial line still waits."""
@@ -138,7 +150,9 @@ class FileTailer:
         """Parse complete lines; move ``resume`` past them, or back to the first line still held."""
         if not lines:
             return []
-        records = self.parser.feed_lines(lines)
+        records = (
+            self.tracker.feed_lines(lines) if self.tracker is not None else self.parser.feed_lines(lines)
+        )
         self.truncated_lines += sum(1 for line in lines if line.truncated)
         pending = self.parser.pending_offset()
         if pending is None:

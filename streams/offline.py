@@ -12,8 +12,9 @@ hosts of the site showed (``site_fallback``), else UTC, and the run says so (``g
 "now" is ``--now`` or else the latest record time in the input (the offline "now" policy,
 ``streams.store``). Unreadable files are reported and counted, and the run goes on.
 
-The same entry point also takes shipped data: ``run_records`` is fed (host, FileRef, records) triples
-(from ``streams.wire`` batches) and gives the same answer as the original logs.
+The same entry point also takes shipped data (``shipped``: wire batches from the shipper's ``file://``
+output or a topic, ``streams.shipped``), parsed on this side with ``wire.parse_records``, and gives the
+same answer as the original logs; ``run_records`` takes already parsed (host, FileRef, records).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from streams.engine import Engine, RunResult, RunStats
 from streams.formats.api import StreamParser
 from streams.formats.record import Record
 from streams.loader import READ_ERRORS, Source
+from streams.wire import ShippedBatch, parse_records
 
 CHUNK = 1 << 20
 
@@ -39,8 +41,10 @@ def run(
     now: int | None = None,
     tz: Mapping[str, int] | None = None,
     progress: Progress | None = None,
+    shipped: Iterable[ShippedBatch] = (),
 ) -> RunResult:
-    """Diagnose the given sources; "now" defaults to the latest record time."""
+    """Diagnose the given sources and shipped batches (``streams.shipped``: the shipper's ``file://``
+    output or a topic); "now" defaults to the latest record time."""
     stats = RunStats(files_total=len(sources), bytes_total=sum(s.size for s in sources))
     engine = Engine(tz, stats)
     for source in sorted(sources, key=lambda s: s.order):
@@ -50,6 +54,17 @@ def run(
         stats.files_done += 1
         if progress is not None:
             progress(stats)
+    files: dict[tuple[str, str], FileRef] = {}
+    for batch in shipped:
+        h = batch.header
+        known = files.get((h.host, h.file_id))
+        if known is None or known.name != h.name:  # a rotated file keeps its identity under a new name
+            known = files[(h.host, h.file_id)] = FileRef(h.file_id, h.name, h.kind)
+        records = parse_records(batch)
+        stats.records += len(records)
+        stats.bytes_done += sum(r.size for r in batch.records)
+        stats.formats[h.format] += len(records)
+        engine.feed(h.host, known, records)
     engine.finish()
     return engine.result(now)
 

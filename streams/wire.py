@@ -205,6 +205,64 @@ def with_last_time(context: dict[str, Any], last_time: datetime | None) -> dict[
     return {**context, "last": last_time.isoformat() if last_time else None}
 
 
+#: formats whose parser carries state from one record to the next that a fresh parser must be given
+CONTEXT_FORMATS = frozenset({"iis", "msi"})
+
+#: one context change seen while framing: (offset of the first record it applies to, context, whether a
+#: batch must be cut there: IIS directives are not records, so a consumer cannot learn them mid-batch)
+ContextChange = tuple[int, dict[str, Any], bool]
+
+
+class ContextTracker:
+    """Frames lines with ``parser`` (like ``parser.feed_lines``) and notes where the parser's context
+    changed, so the shipper can give every batch the context in force before its first record.
+
+    IIS: after each ``#`` directive (a cut point). MSI: at each record start whose banner date, date
+    order or clock differs from the last noted one (no cut needed: banners are records, so a consumer's
+    parser follows them; only the batch's first record needs it). ``last`` (the inherited time) is not
+    tracked here: the shipper knows it from the records it moved (``with_last_time``)."""
+
+    def __init__(self, parser: Parser, start_offset: int) -> None:
+        self.parser = parser
+        self.changes: list[ContextChange] = [(start_offset, parser_context(parser), False)]
+        self._msi_key: tuple[Any, ...] | None = None
+
+    def feed_lines(self, lines: list[Line]) -> list[Record]:
+        parser = self.parser
+        out: list[Record] = []
+        if parser.name == "iis":
+            for line in lines:
+                if line.text.startswith("#"):
+                    out.extend(parser.feed(line))
+                    self.changes.append((line.offset + line.size, parser_context(parser), True))
+                else:
+                    out.extend(parser.feed(line))
+            return out
+        for line in lines:
+            key = (
+                getattr(parser, "_date", None),
+                getattr(parser, "_order", None),
+                getattr(parser, "_clock", None),
+            )
+            out.extend(parser.feed(line))
+            if key != self._msi_key and parser.pending_offset() == line.offset:
+                self._msi_key = key
+                day, order, clock = key
+                context = {
+                    "date": day.isoformat() if day else None,
+                    "order": order,
+                    "clock": clock,
+                    "last": None,
+                }
+                self.changes.append((line.offset, context, False))
+        return out
+
+    def take(self) -> list[ContextChange]:
+        """The changes noted since the last call (oldest first)."""
+        changes, self.changes = self.changes, []
+        return changes
+
+
 def restore_context(parser: Parser, context: dict[str, Any]) -> None:
     """Prime a fresh parser with a ``parser_context`` result."""
     if not context:
@@ -242,6 +300,35 @@ def parse_records(batch: ShippedBatch) -> list[Record]:
         got.extend(parser.flush())
         record = _merge(got, rec, header)
         out.append(record)
+    return out
+
+
+def flatten(batch: ShippedBatch, *, parsed: bool = True) -> list[dict[str, Any]]:
+    """One JSON-ready object per record of the batch (what ``mpwatch records`` prints): id, host, kind,
+    path, file (the display name), file_id, offset, size, line, raw, truncated; with ``parsed`` also
+    ``record`` = the parsed record (``Record.to_dict`` plus its raw text)."""
+    h = batch.header
+    records = parse_records(batch) if parsed else None
+    out: list[dict[str, Any]] = []
+    for i, rec in enumerate(batch.records):
+        obj: dict[str, Any] = {
+            "id": record_id(h.host, h.file_id, rec.offset),
+            "host": h.host,
+            "kind": h.kind,
+            "path": h.path,
+            "file": h.name,
+            "file_id": h.file_id,
+            "offset": rec.offset,
+            "size": rec.size,
+            "line": rec.line,
+            "raw": rec.text,
+            "truncated": rec.truncated,
+        }
+        if records is not None:
+            body = records[i].to_dict()
+            body["raw"] = records[i].raw
+            obj["record"] = body
+        out.append(obj)
     return out
 
 

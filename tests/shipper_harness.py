@@ -2,14 +2,15 @@
 (in-process on the test's event loop, or as a ``mpwatch ship`` subprocess), polling assertions.
 
 No mocks: the output is a real ``file://`` JSON-lines file or a real Kafka topic; metrics come from a
-fresh ``CollectorRegistry`` per shipper.
+fresh ``CollectorRegistry`` per shipper. What the shipper wrote is read back through the wire codec
+(``records_of``): one dict per record (``streams.wire.flatten``: id, host, kind, path, file, file_id,
+offset, size, line, raw, truncated, and the parsed ``record``), whatever the batching.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from shipper.config import ShipperConfig, validate
 from shipper.metrics import ShipperMetrics
 from shipper.pipeline import RunSummary, Shipper
+from streams.wire import decode, flatten
 
 REPO = Path(__file__).resolve().parent.parent
 SMS_TRAILER = "$$<SMS_SITE_COMPONENT_MANAGER><12-06-2004 15:35:41.000+480><thread=3260 (0xCBC)>"
@@ -60,18 +62,26 @@ def output_path(config: ShipperConfig) -> Path:
     return Path(config.output.removeprefix("file://"))
 
 
-def read_output(config: ShipperConfig) -> list[dict[str, Any]]:
-    """Every envelope the file output holds (complete lines only)."""
-    path = output_path(config)
+def records_of(messages: Iterator[bytes] | list[bytes]) -> list[dict[str, Any]]:
+    """Every record of the given wire messages, in order, as ``streams.wire.flatten`` objects."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        out.extend(flatten(decode(message)))
+    return out
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every record a ``file://`` output file holds (complete lines only)."""
     if not path.exists():
         return []
     data = path.read_bytes()
     data = data[: data.rfind(b"\n") + 1]  # a batch being appended right now: complete lines only
-    out = []
-    for line in data.splitlines():
-        if line.strip():
-            out.append(json.loads(line))
-    return out
+    return records_of([line for line in data.splitlines() if line.strip()])
+
+
+def read_output(config: ShipperConfig) -> list[dict[str, Any]]:
+    """Every record the configured file output holds (complete lines only)."""
+    return read_records(output_path(config))
 
 
 def messages(envelopes: list[dict[str, Any]]) -> list[str]:

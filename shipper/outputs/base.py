@@ -17,9 +17,9 @@ from shipper.errors import ConfigError
 
 
 class Output(ABC):
-    """A destination for serialised envelopes (one ``bytes`` JSON object per record)."""
+    """A destination for wire messages (``streams.wire``: each one batch of records of one file)."""
 
-    #: Largest envelope this output accepts; bigger ones are shrunk before sending (see envelope.fit).
+    #: Largest message this output accepts (the scheduler encodes within it and within wire.DEFAULT_LIMIT).
     max_record_bytes: int = 64 << 20
 
     def describe(self) -> str:

@@ -1,4 +1,5 @@
-"""``file:///PATH.jsonl``: one JSON object per line, appended, flushed and fsynced before ``send`` returns.
+"""``file:///PATH.jsonl``: one wire message per line (``streams.wire``), appended, flushed and fsynced before
+``send`` returns.
 
 Meant for debugging and tests. The write and fsync run in a worker thread so the event loop (and the
 watcher hints it receives) never waits on the disk.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 from collections.abc import Sequence
 from typing import BinaryIO
@@ -15,9 +17,11 @@ from typing import BinaryIO
 from shipper.errors import OutputError
 from shipper.outputs.base import Output
 
+_PERMANENT = frozenset({errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})
+
 
 class FileOutput(Output):
-    """Appends envelopes to a JSON-lines file."""
+    """Appends wire messages to a file, one per line."""
 
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
@@ -39,7 +43,11 @@ class FileOutput(Output):
                     handle.write(b"\n")  # a failed earlier write left a partial line: never glue onto it
                 self._handle = handle
             except OSError as exc:
-                raise OutputError(f"{self.describe()}: cannot open: {exc}") from exc
+                # a folder, a read-only place or one where files cannot be created: no retry fixes it
+                permanent = exc.errno in _PERMANENT
+                raise OutputError(
+                    f"{self.describe()}: cannot open: {exc}", reason="io", permanent=permanent
+                ) from exc
         return self._handle
 
     def _write(self, batch: Sequence[bytes]) -> None:
@@ -54,7 +62,7 @@ class FileOutput(Output):
             self._handle = None
             with contextlib.suppress(OSError):
                 handle.close()
-            raise OutputError(f"{self.describe()}: write failed: {exc}") from exc
+            raise OutputError(f"{self.describe()}: write failed: {exc}", reason="io") from exc
 
     async def send(self, batch: Sequence[bytes]) -> None:
         if batch:

@@ -1,6 +1,6 @@
 """``kafka://HOST:PORT/TOPIC``: an aiokafka producer with acks=all and idempotence.
 
-Every record's key is the source host, so one host's records stay in one partition, in file order. A
+Every message's key is the source host, so one host's batches stay in one partition, in file order. A
 batch is cut into producer record batches (``kafka.max_batch_size``) submitted with ``send_batch`` and
 ``send`` returns only when every one of them was acknowledged by all in-sync replicas. Any failure
 (broker down, timeout, authorisation) discards the producer and raises ``OutputError``; the next attempt
@@ -20,7 +20,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka import codec as kafka_codec
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    NodeNotReadyError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -35,11 +44,12 @@ _CODEC_CHECKS = {
     "gzip": kafka_codec.has_gzip,
 }
 _STOP_TIMEOUT_S = 5.0
+_CREATE_WAIT_S = 3.0  # how long a missing topic may take to be auto-created before it is reported
 _ENVELOPE_OVERHEAD = 512  # record batch and record headers around one value
 
 
 class KafkaOutput(Output):
-    """Delivers envelopes to one topic, keyed by the source host."""
+    """Delivers wire messages to one topic, keyed by the source host."""
 
     def __init__(self, bootstrap: str, topic: str, *, key: bytes, settings: KafkaSettings) -> None:
         self.bootstrap = bootstrap
@@ -103,7 +113,9 @@ class KafkaOutput(Output):
             await producer.start()
         except (TimeoutError, KafkaError, OSError) as exc:
             self._discard_later(producer)
-            raise OutputError(f"{self.describe()}: cannot connect: {_reason(exc)}") from exc
+            raise OutputError(
+                f"{self.describe()}: cannot connect: {_reason(exc)}", reason=_cause(exc, "unreachable")
+            ) from exc
         except asyncio.CancelledError:  # a shutdown deadline: never leave a half-started producer behind
             self._discard_later(producer)
             raise
@@ -117,17 +129,49 @@ class KafkaOutput(Output):
         timeout = self.settings.request_timeout_ms / 1000 + 5.0
         try:
             await asyncio.wait_for(self._send(producer, batch), timeout)
+        except OutputError:
+            raise
         except (TimeoutError, KafkaError, OSError) as exc:
             self._producer = None
             self._discard_later(producer)
-            raise OutputError(f"{self.describe()}: delivery failed: {_reason(exc)}") from exc
+            cause = _cause(exc, "other")
+            raise OutputError(
+                f"{self.describe()}: delivery failed: {_explain(exc, cause, self.topic)}",
+                reason=cause,
+                permanent=cause == "message_too_large",
+            ) from exc
         except asyncio.CancelledError:  # unknown delivery state: the next attempt uses a fresh producer
             self._producer = None
             self._discard_later(producer)
             raise
 
+    async def _partitions(self, producer: AIOKafkaProducer) -> list[int]:
+        """The topic's partitions; a topic the broker does not have is named at once (aiokafka would wait
+        its whole request timeout and then say nothing useful)."""
+        client = producer.client
+        known = client.cluster.partitions_for_topic(self.topic)
+        if known:
+            return sorted(known)
+        metadata = await client.fetch_all_metadata()
+        if self.topic in metadata.unauthorized_topics:
+            raise OutputError(
+                f"{self.describe()}: not authorised to write topic {self.topic!r} (check the ACLs of the "
+                f"shipper's user)",
+                reason="not_authorized",
+            )
+        if self.topic not in metadata.topics():
+            try:  # a broker with auto-creation on creates it now
+                return sorted(await asyncio.wait_for(producer.partitions_for(self.topic), _CREATE_WAIT_S))
+            except (TimeoutError, UnknownTopicOrPartitionError):
+                raise OutputError(
+                    f"{self.describe()}: topic {self.topic!r} does not exist and the broker does not create"
+                    f" it (create it first: kafka-topics.sh --create --topic {self.topic} --partitions 8)",
+                    reason="unknown_topic",
+                ) from None
+        return sorted(await producer.partitions_for(self.topic))
+
     async def _send(self, producer: AIOKafkaProducer, batch: Sequence[bytes]) -> None:
-        partitions = sorted(await producer.partitions_for(self.topic))
+        partitions = await self._partitions(producer)
         partition = self._partitioner(self.key, partitions, partitions)
         key = self.key
         pending = []
@@ -157,6 +201,32 @@ class KafkaOutput(Output):
     async def _stop_quietly(self, producer: AIOKafkaProducer) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), self.settings.request_timeout_ms / 1000 + 5.0)
+
+
+def _cause(exc: BaseException, default: str) -> str:
+    """The bounded metric label of a client error."""
+    if isinstance(exc, TopicAuthorizationFailedError | ClusterAuthorizationFailedError):
+        return "not_authorized"
+    if isinstance(exc, UnknownTopicOrPartitionError):
+        return "unknown_topic"
+    if isinstance(exc, MessageSizeTooLargeError | RecordTooLargeError):
+        return "message_too_large"
+    if isinstance(exc, KafkaConnectionError | NodeNotReadyError | OSError):
+        return "unreachable"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return default
+
+
+def _explain(exc: BaseException, cause: str, topic: str) -> str:
+    text = _reason(exc)
+    if cause == "message_too_large":
+        return (
+            f"{text} (the broker's message.max.bytes for {topic!r} is below the shipper's 512 KiB messages)"
+        )
+    if cause == "not_authorized":
+        return f"{text} (check the ACLs of the shipper's user on {topic!r})"
+    return text
 
 
 def _reason(exc: BaseException) -> str:

@@ -4,6 +4,9 @@ Reads collected logs and tells, per management point: its state, what went wrong
 and a compact timeline. PATH is a folder whose immediate subfolders are host names (each holding that
 host's logs at any depth, e.g. SERVER1/SMS/Logs/sitecomp.log, MGTPOINT1/SMS/Logs/MPSetup.log), a
 single log file, or a .zip of such a folder. ``--host NAME=PATH`` names the host of a file or folder.
+PATH may also be shipped data, read through the same engine with the same answer: a ``file://`` output
+file of ``mpwatch ship`` (recognised by its first line) or a topic, ``kafka://HOST:PORT/TOPIC``, read
+from its beginning to its current end. Malformed shipped messages are named, counted and skipped.
 ``--now`` sets the evaluation time (ISO 8601; default: the latest time in the logs). ``--tz`` gives a
 host's UTC offset when none of its logs states it (MPSetup.log and MSI logs carry local time only).
 
@@ -16,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import orjson
@@ -24,10 +28,12 @@ from streams.cli.help import description
 from streams.core.clock import parse_offset
 from streams.core.events import parse_iso
 from streams.core.servers import canonical_server
-from streams.errors import InputError
+from streams.errors import InputError, WireFormatError
 from streams.loader import discover, parse_host_option
 from streams.offline import RunStats, run
 from streams.render import render
+from streams.shipped import collect, file_path, is_kafka_url, looks_shipped
+from streams.wire import ShippedBatch
 
 
 def register(subparsers: Any) -> None:
@@ -60,9 +66,26 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError("give at least one PATH (or --host NAME=PATH)")
     now = _parse_now(args.now)
     tz = dict(_parse_tz(text) for text in args.tz)
-    sources = discover(args.paths, hosts)
+    shipped_paths = [p for p in args.paths if is_kafka_url(p) or looks_shipped(file_path(p))]
+    log_paths = [p for p in args.paths if p not in shipped_paths]
+    sources = discover(log_paths, hosts) if log_paths or hosts else []
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    result = run(sources, now=now, tz=tz, progress=progress)
+    skipped: list[str] = []
+
+    def malformed(where: str, exc: WireFormatError) -> None:
+        skipped.append(where)
+        print(
+            f"mpwatch diagnose: warning: {where}: malformed shipped message skipped: {exc}", file=sys.stderr
+        )
+
+    shipped_hosts: set[str] = set()
+
+    def shipped() -> Iterator[ShippedBatch]:
+        for batch in collect(shipped_paths, malformed):
+            shipped_hosts.add(batch.header.host)
+            yield batch
+
+    result = run(sources, now=now, tz=tz, progress=progress, shipped=shipped())
     if progress is not None:
         progress.done()
     if args.json:
@@ -73,7 +96,11 @@ def run_cli(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(result.view, colour=_colour(sys.stdout)))
     _notes(result.stats, sys.stderr)
-    _unused_tz_hosts(tz, {source.host for source in sources}, sys.stderr)
+    if skipped:
+        print(
+            f"mpwatch diagnose: warning: {len(skipped)} malformed shipped message(s) skipped", file=sys.stderr
+        )
+    _unused_tz_hosts(tz, {source.host for source in sources} | shipped_hosts, sys.stderr)
     return 0
 
 

@@ -1,11 +1,22 @@
-"""``mpwatch records SOURCE... [--parsed]``: what was shipped, one JSON object per record.
+"""``mpwatch records SOURCE... [--parsed] [--from-beginning] [--exit]``: what was shipped, per record.
 
-SOURCE is a ``file://`` output file of the shipper (a path or a file:// URL; one wire batch per line).
-Each record prints as {"id", "host", "kind", "file", "offset", "size", "line", "raw", "truncated"};
-``--parsed`` adds the parsed record (``wire.parse_records``) under "record". A malformed line or one with
-an unknown major wire version gets one line on stderr naming the file and line number, is counted and
-skipped; a summary goes to stderr at the end, and the exit status is 1 if anything was skipped.
-Reading kafka://HOST:PORT/TOPIC is not implemented yet (exit 2).
+The operator's view of the wire, like kcat for this format. SOURCE is a ``file://`` output file of the
+shipper (a path or a file:// URL; one wire batch per line) or a topic, ``kafka://HOST:PORT/TOPIC``.
+Each record prints as {"id", "host", "kind", "path", "file", "file_id", "offset", "size", "line", "raw",
+"truncated"}; ``--parsed`` adds the parsed record (``wire.parse_records``) under "record".
+
+A topic is read like kafka-console-consumer: new messages only, following until Ctrl-C, unless
+``--from-beginning``; ``--exit`` stops at the end the topic had when reading started (kcat -e). Files are
+read to their end.
+
+A malformed message, or one with an unknown major wire version, gets one line on stderr naming the
+file and line (or topic[partition]@offset), is counted and skipped; a summary goes to stderr at the
+end, and the exit status is 1 if anything was skipped, 2 for an unusable source (missing file, broker
+unreachable, topic that does not exist).
+
+Examples:
+  mpwatch records file:///var/lib/mpwatch/out.jsonl --parsed | jq .record.message
+  mpwatch records kafka://127.0.0.1:9092/mpwatch-records --from-beginning --exit
 """
 
 from __future__ import annotations
@@ -13,13 +24,13 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import orjson
 
 from streams.cli.help import description
-from streams.errors import InputError, WireFormatError
-from streams.wire import ShippedBatch, decode, parse_records, record_id
+from streams.errors import WireFormatError
+from streams.shipped import decode_all, drain, file_path, is_kafka_url, read_file, read_topic
+from streams.wire import ShippedBatch, flatten
 
 _JSON = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 
@@ -28,68 +39,53 @@ def register(subparsers: Any) -> None:
     """Add the ``records`` sub-command."""
     parser = subparsers.add_parser(
         "records",
-        help="print shipped records (file:// output) as JSON lines",
+        help="print shipped records (file:// output or a Kafka topic) as JSON lines",
         description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file:// output file (path or URL)")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="file:// output file (path or URL) or kafka://HOST:PORT/TOPIC",
+    )
     parser.add_argument("--parsed", action="store_true", help="add the parsed fields of each record")
+    parser.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="topics: start at the oldest message (default: new only)",
+    )
+    parser.add_argument(
+        "--exit", action="store_true", help="topics: stop at the end the topic had at start (default: follow)"
+    )
     parser.set_defaults(func=run)
 
 
-def _path(source: str) -> str:
-    if source.startswith("kafka://"):
-        raise InputError(f"{source}: reading Kafka is not implemented yet")
-    if source.startswith("file://"):
-        return unquote(urlparse(source).path)
-    return source
-
-
 def batch_lines(batch: ShippedBatch, parsed: bool) -> list[bytes]:
-    """The JSON lines ``mpwatch records`` prints for one batch."""
-    h = batch.header
-    records = parse_records(batch) if parsed else None
-    out = []
-    for i, rec in enumerate(batch.records):
-        obj: dict[str, Any] = {
-            "id": record_id(h.host, h.file_id, rec.offset),
-            "host": h.host,
-            "kind": h.kind,
-            "file": h.name,
-            "offset": rec.offset,
-            "size": rec.size,
-            "line": rec.line,
-            "raw": rec.text,
-            "truncated": rec.truncated,
-        }
-        if records is not None:
-            obj["record"] = records[i].to_dict()
-        out.append(orjson.dumps(obj, option=_JSON, default=str))
-    return out
+    """The JSON lines ``mpwatch records`` prints for one batch (``wire.flatten``)."""
+    return [orjson.dumps(obj, option=_JSON, default=str) for obj in flatten(batch, parsed=parsed)]
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = [_path(s) for s in args.sources]
     out = sys.stdout.buffer
     shown = skipped = 0
-    for path in paths:
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed by the with-block below
-        except OSError as exc:
-            raise InputError(f"{path}: {exc.strerror or exc}") from exc
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    batch = decode(line)
-                except WireFormatError as exc:
-                    skipped += 1
-                    print(f"mpwatch records: {path}:{number}: skipped: {exc}", file=sys.stderr)
-                    continue
+
+    def malformed(where: str, exc: WireFormatError) -> None:
+        nonlocal skipped
+        skipped += 1
+        print(f"mpwatch records: {where}: skipped: {exc}", file=sys.stderr)
+
+    try:
+        for source in args.sources:
+            if is_kafka_url(source):
+                messages = drain(read_topic(source, from_beginning=args.from_beginning, until_end=args.exit))
+            else:
+                messages = read_file(file_path(source))
+            for batch in decode_all(messages, malformed):
                 for item in batch_lines(batch, args.parsed):
                     out.write(item)
                     shown += 1
-    out.flush()
-    print(f"mpwatch records: {shown} records, {skipped} malformed messages skipped", file=sys.stderr)
+                out.flush()
+    finally:
+        print(f"mpwatch records: {shown} records, {skipped} malformed messages skipped", file=sys.stderr)
     return 1 if skipped else 0

@@ -2,7 +2,11 @@
 
 Tails the SMS and IIS logs matched by --path and delivers every record at least once to --output.
 Flags win over the TOML config file. SIGTERM or Ctrl-C stops gracefully (exit 0): what was read is sent
-and checkpointed. ``--once`` reads everything present, ships it, checkpoints and exits.
+and checkpointed. ``--once`` reads everything present, ships it, checkpoints and exits: 0 when all of it
+was confirmed and checkpointed, 1 when the output never confirmed a batch within
+``retry.once_timeout_s`` (or refused it for good) or the checkpoint could not be written, 2 for a
+configuration error (including a state folder that is not writable). Live mode retries forever and says
+why in one line per outage (unknown topic, not authorised, broker unreachable, ...).
 """
 
 from __future__ import annotations
@@ -97,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.shutdown()  # type: ignore[attr-defined]
     log.info("shipped %d records in %d batches", summary.records, summary.batches)
+    if config.once and (not summary.delivered_all or not summary.checkpoint_saved):
+        if not summary.delivered_all:
+            log.error("--once: the output never confirmed the last batch: %s", summary.failure or "stopped")
+        if not summary.checkpoint_saved:
+            log.error("--once: the checkpoint could not be saved; the next run would ship everything again")
+        return 1
     if not summary.delivered_all:
         # Stopping on request is still a clean stop (exit 0, as Filebeat does): the checkpoint stayed
         # before the unconfirmed records, so the next run sends them again. Say so rather than be silent.

@@ -178,6 +178,17 @@ class LineDecoder:
         self._split(data, out, final=False)
         return out
 
+    def take_cr_line(self) -> list[Line]:
+        """The held last line when it ends with a bare CR: normally kept in case an LF follows (a CR-LF
+        cut between two reads), but complete for a reader that will not wait (``ship --once``, which
+        ships what ``parse`` would). Anything else held (a line with no terminator) stays held."""
+        if self._encoding is None or self._skipping or not self._buf.endswith(self._cr):
+            return []
+        data, self._buf = self._buf, b""
+        out: list[Line] = []
+        self._split(data, out, final=True)
+        return out
+
     def flush(self) -> list[Line]:
         """End of input: emit everything held, including a last line without terminator."""
         out: list[Line] = []

@@ -6,7 +6,7 @@
 * ``scrape_metrics`` / ``scrape_total``: the shipper's /metrics page parsed by prometheus_client's own
   parser;
 * ``TopicFollower``: reads a topic from the start as it grows (no consumer group);
-* ``check_delivery``: compares what a ``log_writer`` wrote with the envelopes that reached Kafka, by
+* ``check_delivery``: compares what a ``log_writer`` wrote with the records that reached Kafka, by
   record content (the sequence number in the text) and by record id.
 """
 
@@ -28,6 +28,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.wire import decode, flatten
 from tests.integration.log_writer import parse_seq
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -180,7 +181,8 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
 
 
 class TopicFollower:
-    """Reads every record of a topic from offset 0, as the topic grows; values are decoded JSON."""
+    """Reads every record of a topic from offset 0, as the topic grows; values are the records of the
+    wire messages (``streams.wire.flatten``)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
@@ -215,9 +217,10 @@ class TopicFollower:
         count = 0
         for batch in batches.values():
             for record in batch:
-                self.values.append(orjson.loads(record.value))
-                self.arrivals.append(now)
-                count += 1
+                for value in flatten(decode(record.value)):
+                    self.values.append(value)
+                    self.arrivals.append(now)
+                    count += 1
         return count
 
     async def poll_until(self, predicate: Callable[[], bool], timeout: float) -> bool:

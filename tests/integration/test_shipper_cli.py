@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import socket
 import subprocess
@@ -16,7 +15,15 @@ from pathlib import Path
 
 from shipper.checkpoint import Checkpointer
 from shipper.config import ShipperConfig
-from tests.shipper_harness import make_config, messages, read_output, run_ship, sms_line, started_ship
+from tests.shipper_harness import (
+    make_config,
+    messages,
+    read_output,
+    read_records,
+    run_ship,
+    sms_line,
+    started_ship,
+)
 
 
 def tree(root) -> set[str]:
@@ -47,7 +54,7 @@ def test_once_end_to_end_then_restart_without_duplicates(tmp_path):
     args = ("--path", str(tmp_path / "logs"), "--output", f"file://{out}", "--state-dir", str(state))
     first = run_ship(*args, "--once", "--host", "mp01")
     assert first.returncode == 0, first.stderr
-    envelopes = [json.loads(line) for line in out.read_text().splitlines()]
+    envelopes = read_records(out)
     assert len(envelopes) == 490
     assert expected <= set(messages(envelopes))
     assert {e["host"] for e in envelopes} == {"mp01"}
@@ -56,11 +63,11 @@ def test_once_end_to_end_then_restart_without_duplicates(tmp_path):
     # a second run finds everything checkpointed
     again = run_ship(*args, "--once", "--host", "mp01")
     assert again.returncode == 0, again.stderr
-    assert len(out.read_text().splitlines()) == 490
+    assert len(read_records(out)) == 490
     with open(tmp_path / "logs" / "SiteComp.log", "a", newline="") as handle:
         handle.write("".join(sms_line(f"sc-{i}") for i in range(300, 310)))
     assert run_ship(*args, "--once", "--host", "mp01").returncode == 0
-    ids = Counter(json.loads(line)["id"] for line in out.read_text().splitlines())
+    ids = Counter(e["id"] for e in read_records(out))
     assert len(ids) == 500 and max(ids.values()) == 1
 
 

@@ -10,7 +10,16 @@ from collections import Counter
 import pytest
 
 from tests.integration.kafka_helpers import KafkaTls, consume_all, create_topic
-from tests.shipper_harness import LiveShipper, make_config, read_output, run_ship, ship_command, sms_line
+from tests.shipper_harness import (
+    LiveShipper,
+    make_config,
+    read_output,
+    read_records,
+    records_of,
+    run_ship,
+    ship_command,
+    sms_line,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +43,8 @@ def write_tree(root, lines: int = 400) -> set[str]:
 
 
 def envelopes_of(records) -> list[dict]:
-    return [json.loads(r.value) for r in records]
+    """The records inside the consumed wire messages."""
+    return records_of([r.value for r in records])
 
 
 async def test_a_tree_shipped_to_kafka_arrives_complete_keyed_and_in_order(tmp_path, kafka_bootstrap):
@@ -53,7 +63,7 @@ async def test_a_tree_shipped_to_kafka_arrives_complete_keyed_and_in_order(tmp_p
         run_ship, *args, "--output", f"file://{tmp_path / 'ref.jsonl'}", "--state-dir", str(tmp_path / "s2")
     )
     assert reference.returncode == 0, reference.stderr
-    written = [json.loads(line) for line in (tmp_path / "ref.jsonl").read_text().splitlines()]
+    written = read_records(tmp_path / "ref.jsonl")
     assert Counter(e["id"] for e in envelopes) == Counter(e["id"] for e in written)
     assert expected <= {e["record"]["message"] for e in envelopes}
     assert {r.key for r in records} == {b"MP01"}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from shipper.batch import Batch
 from shipper.registry import FileRegistry
-from tests.shipper_harness import make_config, new_metrics, sms_line
+from tests.shipper_harness import make_config, new_metrics, records_of, sms_line
 
 
 def ship(registry: FileRegistry) -> list[str]:
@@ -19,7 +18,7 @@ def ship(registry: FileRegistry) -> list[str]:
     registry.commit(batch)
     registry.settle()
     registry.housekeeping()
-    return [json.loads(value)["record"]["message"] for value in batch.values]
+    return [r["record"]["message"] for r in records_of(batch.values)]
 
 
 def write(path, prefix: str, start: int, count: int) -> None:
