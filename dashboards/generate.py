@@ -496,6 +496,10 @@ def render(build: Callable[[], dash.Dashboard]) -> str:
     data: dict[str, Any] = json.loads(json.dumps(build().build(), cls=JSONEncoder))
     for i, panel in enumerate(data.get("panels", []), start=1):
         panel.setdefault("id", i)
+    for variable in data.get("templating", {}).get("list", []):
+        if variable.get("type") != "interval":  # the SDK writes interval fields on every variable type
+            for key in ("auto", "auto_count", "auto_min"):
+                variable.pop(key, None)
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

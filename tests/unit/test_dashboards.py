@@ -4,14 +4,18 @@ unit, and every query over metric names the code exports (or the recording rules
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.tooling import require_tool
 from tests.unit.test_alert_rules import exported_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +77,62 @@ def test_queries_use_only_exported_names(path: Path) -> None:
             used = set(NAME.findall(target["expr"]))
             assert used, target["expr"]
             assert used <= known, (panel["title"], used - known)
+
+
+SCHEMA = ROOT / "dashboards" / "schema"
+
+
+def test_dashboards_type_check_against_grafana_schema() -> None:
+    """Each dashboard embedded as a typed object (``Dashboard`` of @grafana/schema 11.6, string enums
+    accepted as their values) and checked with tsc --strict: unknown fields and wrong types fail."""
+    npm = require_tool("npm")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mpwatch" / "grafana-schema"
+    cache.mkdir(parents=True, exist_ok=True)
+    package = (SCHEMA / "package.json").read_text()
+    tsc = cache / "node_modules" / ".bin" / "tsc"
+    if (
+        not tsc.exists()
+        or not (cache / "package.json").exists()
+        or (cache / "package.json").read_text() != package
+    ):
+        (cache / "package.json").write_text(package)
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--silent"],
+            cwd=cache,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    check = Path(tempfile.mkdtemp(prefix="check-", dir=cache))
+    try:
+        shutil.copy(SCHEMA / "loose.ts", check / "loose.ts")
+        for path in BOARDS:
+            name = path.stem.replace("-", "_")
+            (check / f"{path.stem}.ts").write_text(
+                'import type { Dashboard } from "@grafana/schema";\n'
+                'import type { Loose } from "./loose";\n'
+                f"export const {name}: Loose<Dashboard> = {path.read_text().strip()};\n"
+            )
+        flags = [
+            "--noEmit",
+            "--strict",
+            "--module",
+            "esnext",
+            "--moduleResolution",
+            "bundler",
+            "--target",
+            "es2022",
+        ]
+        done = subprocess.run(
+            [str(tsc), *flags, "--skipLibCheck", *(str(p) for p in sorted(check.glob("*.ts")))],
+            cwd=cache,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-4000:]
+    finally:
+        shutil.rmtree(check, ignore_errors=True)
