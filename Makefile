@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench kafka-up kafka-down kafka-jars clean
+.PHONY: demo test lint typecheck unit bench kafka-up kafka-down kafka-jars clean tools
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mpwatch diagnose samples/
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
-test: $(STAMP) lint typecheck kafka-jars
+test: $(STAMP) lint typecheck kafka-jars tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -50,6 +50,18 @@ kafka-down:
 ## kafka-jars: download the broker jars once (visible progress; the test fixture then starts at once)
 kafka-jars:
 	deploy/local/kafka fetch
+
+## tools: system packages the tests need, as package:command (installed when root and missing, else listed)
+TOOL_PKGS := npm:npm prometheus:promtool prometheus:prometheus prometheus-alertmanager:amtool \
+	prometheus-alertmanager:prometheus-alertmanager
+tools:
+	@missing=""; for pair in $(TOOL_PKGS); do command -v $${pair##*:} >/dev/null || missing="$$missing $${pair%%:*}"; done; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "note: missing system packages: $$missing(make tools installs them as root); their tests skip"; fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
