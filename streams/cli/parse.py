@@ -19,9 +19,9 @@ import orjson
 from streams.cli.help import description
 from streams.errors import MpwatchError
 from streams.formats.api import ParseStats, parse_path
-from streams.formats.record import FORMATS
+from streams.formats.record import FORMATS, Record
 
-_JSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+_JSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +43,30 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+_WRITE_EVERY = 512  # records per write call (one syscall per record would cost more than the parse)
+_dumps = orjson.dumps
+
+
+def _body(record: Record) -> dict[str, Any]:
+    """``Record.to_dict`` with the time left as a datetime: orjson writes it in the same ISO 8601 form
+    (``Z`` with OPT_UTC_Z for UTC, no suffix for local) at a fraction of the cost of ``isoformat``."""
+    return {
+        "time": record.time,
+        "time_is_local": record.time_is_local,
+        "format": record.format,
+        "component": record.component,
+        "thread": record.thread,
+        "severity": record.severity,
+        "message": record.message,
+        "file": record.file,
+        "offset": record.offset,
+        "size": record.size,
+        "line": record.line,
+        "fields": record.fields,
+        "truncated": record.truncated,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     """Parse every file, print its records; 0 if all files were read, 1 otherwise."""
     out = sys.stdout.buffer
@@ -50,11 +74,17 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     try:
         for path in args.files:
+            pending: list[bytes] = []
             try:
                 for record in parse_path(path, args.fmt, stats=stats):
-                    out.write(orjson.dumps(record.to_dict(), option=_JSON_OPTIONS))
+                    pending.append(_dumps(_body(record), option=_JSON_OPTIONS))
+                    if len(pending) >= _WRITE_EVERY:
+                        out.write(b"".join(pending))
+                        pending.clear()
+                out.write(b"".join(pending))
             except MpwatchError as exc:
                 failed += 1
+                out.write(b"".join(pending))
                 out.flush()
                 print(f"mpwatch parse: error: {exc}", file=sys.stderr)
         out.flush()
