@@ -9,11 +9,12 @@ Prints ``name: value unit`` lines:
   reducer_shuffled: N events/s        one random permutation of all events (adversarial worst case: no
                                       order within files, and no memory locality)
   diagnose_input: N MB                generated log set (K files on H hosts)
-  diagnose_wall: N s                  ``mpwatch diagnose DIR --json`` in a child process, start to exit
+  diagnose_wall: N s                  ``mpwatch diagnose DIR --json --jobs 1`` in a child, start to exit
   diagnose_throughput: N MB/s
   diagnose_peak_rss: N MB             the child's peak RSS (getrusage RUSAGE_CHILDREN)
   diagnose_quarter_peak_rss: N MB     the same over the first quarter of the input (memory must not grow
                                       with the input: compare with diagnose_peak_rss)
+  diagnose_parallel_throughput: N MB/s  the same run with --jobs left to its default (one worker per core)
 
 The log set: every fixture scenario (tests/fixtures/logsets) replicated as independent sites (site
 server and MPs renamed per copy), each MP then running for 30 days: MP Control Manager verifying every
@@ -242,13 +243,15 @@ def _site_runtime(host_dir: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- diagnose
-def bench_diagnose(paths: list[Path], prefix: str) -> float:
+def bench_diagnose(paths: list[Path], prefix: str, jobs: int | None = 1) -> float:
     """Run ``mpwatch diagnose PATHS --json`` in a child; returns its peak RSS in MB (and prints figures).
 
     Peak RSS is the child's ``VmHWM`` (/proc/PID/status), sampled every 20 ms while it runs: unlike
     getrusage's ru_maxrss it does not include the parent's memory the child had before exec.
     """
     command = [sys.executable, "-m", "streams.cli", "diagnose", "--json", *map(str, paths)]
+    if jobs is not None:
+        command[4:4] = ["--jobs", str(jobs)]
     started = time.perf_counter()
     peak_kb = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -264,6 +267,9 @@ def bench_diagnose(paths: list[Path], prefix: str) -> float:
         out.seek(0)
         servers = len(json.loads(out.read())["servers"])
     size = sum(p.stat().st_size for path in paths for p in path.rglob("*") if p.is_file())
+    if prefix == "parallel":
+        result("diagnose_parallel_wall", round(wall, 1), "s (--jobs default: one worker per core)")
+        result("diagnose_parallel_throughput", round(size / 1e6 / wall, 1), "MB/s")
     if prefix == "diagnose":
         result("diagnose_wall", round(wall, 1), "s")
         result("diagnose_throughput", round(size / 1e6 / wall, 1), "MB/s")
@@ -299,6 +305,7 @@ def main() -> None:
         result("diagnose_input", round(size / 1e6, 1), f"MB ({files} files on {hosts} hosts)")
         quarter = bench_diagnose([dest / "part0"], "quarter")
         whole = bench_diagnose(sorted(dest.iterdir()), "diagnose")
+        bench_diagnose(sorted(dest.iterdir()), "parallel", jobs=None)
         result("diagnose_peak_rss", round(whole, 1), "MB")
         result("diagnose_quarter_peak_rss", round(quarter, 1), "MB")
     finally:

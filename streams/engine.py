@@ -74,10 +74,11 @@ class Engine:
         """Correlate and apply records of one file; returns the events they gave."""
         return self._apply(self.correlator(host).feed_many(ref, records))
 
-    def finish(self) -> list[Event]:
-        """End of input: release what waits, collect the correlators' figures; returns the events
-        released."""
-        fallback = site_fallback(self.correlators.values())
+    def finish(self, fallback: tuple[int, str] | None = None) -> list[Event]:
+        """End of input: release what waits (with ``fallback``, default: this engine's site fallback),
+        collect the correlators' figures; returns the events released."""
+        if fallback is None:
+            fallback = site_fallback(self.correlators.values())
         stats = self.stats
         released: list[Event] = []
         for host, correlator in self.correlators.items():

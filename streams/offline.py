@@ -49,7 +49,7 @@ def run(
     engine = Engine(tz, stats)
     for source in sorted(sources, key=lambda s: s.order):
         ref = FileRef(source.file_id, source.file_id, source.kind)
-        for records in _read(source, stats, progress):
+        for records in read_source(source, stats, progress):
             engine.feed(source.host, ref, records)
         stats.files_done += 1
         if progress is not None:
@@ -85,7 +85,7 @@ def run_records(
     return engine.result(now)
 
 
-def _read(source: Source, stats: RunStats, progress: Progress | None) -> Iterator[list[Record]]:
+def read_source(source: Source, stats: RunStats, progress: Progress | None) -> Iterator[list[Record]]:
     """Record batches of one source, one per chunk read; fills the byte and record figures."""
     parser = StreamParser(source.file_id)
     done = 0

@@ -7,7 +7,8 @@ single log file, or a .zip of such a folder. ``--host NAME=PATH`` names the host
 PATH may also be shipped data, read through the same engine with the same answer: a ``file://`` output
 file of ``mpwatch ship`` (recognised by its first line) or a topic, ``kafka://HOST:PORT/TOPIC``, read
 from its beginning to its current end. Malformed shipped messages are named, counted and skipped.
-``--now`` sets the evaluation time (ISO 8601; default: the latest time in the logs). ``--tz`` gives a
+``--now`` sets the evaluation time (ISO 8601; default: the latest time in the logs). ``--jobs N`` spreads
+the hosts over N processes (default: one per core for big inputs) with the same answer. ``--tz`` gives a
 host's UTC offset when none of its logs states it (MPSetup.log and MSI logs carry local time only).
 
 Exit status 0 when the logs were read (whatever was found), 2 for unusable input.
@@ -31,6 +32,7 @@ from streams.core.servers import canonical_server
 from streams.errors import InputError, WireFormatError
 from streams.loader import discover, parse_host_option
 from streams.offline import RunStats, run
+from streams.parallel import MIN_PARALLEL_BYTES, all_plain, can_fork, default_jobs, run_parallel
 from streams.render import render
 from streams.shipped import collect, file_path, is_kafka_url, looks_shipped
 from streams.wire import ShippedBatch
@@ -56,6 +58,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--tz", action="append", default=[], metavar="HOST=+HH:MM", help="UTC offset of HOST's local times"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="worker processes (hosts are spread over them; same answer as one). Default: one per core "
+        f"for inputs over {MIN_PARALLEL_BYTES >> 20} MB of plain files, else 1",
     )
     parser.set_defaults(func=run_cli)
 
@@ -85,7 +94,13 @@ def run_cli(args: argparse.Namespace) -> int:
             shipped_hosts.add(batch.header.host)
             yield batch
 
-    result = run(sources, now=now, tz=tz, progress=progress, shipped=shipped())
+    jobs = args.jobs if args.jobs is not None else default_jobs(sources)
+    if jobs < 1:
+        raise InputError(f"--jobs {jobs}: need at least 1")
+    if jobs > 1 and not shipped_paths and can_fork() and all_plain(sources):
+        result = run_parallel(sources, jobs, now=now, tz=tz, progress=progress)
+    else:
+        result = run(sources, now=now, tz=tz, progress=progress, shipped=shipped())
     if progress is not None:
         progress.done()
     if args.json:
