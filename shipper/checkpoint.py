@@ -145,6 +145,10 @@ class Checkpointer:
         """Fail now, with the reason, when checkpoints could not be written (a read-only or full state
         folder would otherwise only show when the first batch is confirmed)."""
         tmp = ""
+        if os.path.exists(self.state_dir) and not os.path.isdir(self.state_dir):
+            raise CheckpointError(
+                f"state folder {self.state_dir} exists and is not a folder (choose another --state-dir)"
+            )
         try:
             os.makedirs(self.state_dir, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.state_dir)

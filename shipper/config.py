@@ -8,6 +8,7 @@ falls back to a default. Flags win over the file; the file wins over the default
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import socket
@@ -115,15 +116,36 @@ def default_host() -> str:
     return socket.gethostname().split(".")[0].upper() or "UNKNOWN"
 
 
+def config_text(raw: bytes, path: str) -> str:
+    """The config file's text: UTF-8 (with or without the BOM Notepad writes) or UTF-16 with a BOM
+    (Notepad's "Unicode"); anything else is refused with what to do."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path}: damaged UTF-16 text ({exc.reason})") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from exc
+
+
 def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> ShipperConfig:
     """Defaults <- TOML file (if any) <- ``overrides`` (flags; None values are ignored), then validate."""
     data: dict[str, Any] = {}
     if path:
         try:
             with open(path, "rb") as handle:
-                data = tomllib.load(handle)
+                raw = handle.read()
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        try:
+            data = tomllib.loads(config_text(raw, path))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     for key, value in (overrides or {}).items():

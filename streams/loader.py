@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -80,26 +81,37 @@ def parse_host_option(text: str) -> tuple[str, str]:
     return host, path
 
 
-def discover(paths: Iterable[str], hosts: Iterable[tuple[str, str]] = ()) -> list[Source]:
-    """Every log source under the given paths, in reading order. InputError for unusable paths."""
+def discover(
+    paths: Iterable[str], hosts: Iterable[tuple[str, str]] = (), notes: list[str] | None = None
+) -> list[Source]:
+    """Every log source under the given paths, in reading order. InputError for unusable paths.
+    What was passed over (FIFOs and devices, zip members with unsafe names, files outside any host
+    folder) is said once each in ``notes`` when given."""
     sources: list[Source] = []
+    said: list[str] = notes if notes is not None else []
     for host, path in hosts:
-        sources.extend(_under(Path(path), forced=host))
+        sources.extend(_under(Path(path), forced=host, notes=said))
     for path in paths:
-        sources.extend(_under(Path(path), forced=None))
+        sources.extend(_under(Path(path), forced=None, notes=said))
     if not sources:
         raise InputError("no log files found in " + ", ".join([*map(str, paths), *(p for _, p in hosts)]))
     unique = {(s.host, s.file_id.lower()): s for s in sources}
     return sorted(unique.values(), key=lambda s: s.order)
 
 
-def _under(path: Path, forced: str | None) -> list[Source]:
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    if path.is_dir():
-        return _layout(_folder_entries(path), path.name, forced, str(path))
+def _under(path: Path, forced: str | None, notes: list[str]) -> list[Source]:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or folder") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(mode):
+        return _layout(_folder_entries(path, notes), path.name, forced, str(path), notes)
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end: never read one
+        raise InputError(f"{path}: not a regular file, folder or .zip (a FIFO, socket or device)")
     if zipfile.is_zipfile(path):
-        return _layout(_zip_entries(path), path.stem, forced, str(path))
+        return _layout(_zip_entries(path, notes), path.stem, forced, str(path), notes)
     if path.suffix.lower() == ".zip":  # a damaged or cut-off download, not a log to read as text
         raise InputError(f"{path}: not a readable zip archive")
     if not path.is_file():
@@ -125,16 +137,20 @@ def _opener(path: Path) -> Callable[[], IO[bytes]]:
     return lambda: open(path, "rb")  # the caller closes it
 
 
-def _folder_entries(root: Path) -> list[_Entry]:
+def _folder_entries(root: Path, notes: list[str]) -> list[_Entry]:
     entries: list[_Entry] = []
     for folder, dirs, files in os.walk(root, onerror=_walk_error):
         dirs.sort()
         for name in sorted(files):
             full = Path(folder) / name
             try:
-                size = full.stat().st_size
+                info = full.stat()
             except OSError:
                 continue
+            if not stat.S_ISREG(info.st_mode):
+                notes.append(f"{full}: skipped: not a regular file (FIFO, socket or device)")
+                continue
+            size = info.st_size
             rel = PurePosixPath(*full.relative_to(root).parts)
             entries.append(_Entry(rel, size, _opener(full), str(full)))
     return entries
@@ -144,7 +160,11 @@ def _walk_error(exc: OSError) -> None:
     raise InputError(f"{exc.filename}: {exc.strerror or exc}")
 
 
-def _zip_entries(path: Path) -> list[_Entry]:
+def _zip_entries(path: Path, notes: list[str]) -> list[_Entry]:
+    """The archive's file members. The archive is opened once and shared by every member's opener
+    (reopening it per member re-reads the central directory: quadratic in members). Names made on
+    Windows (backslashes) are mapped; absolute names lose their root or drive, with a note; names that
+    climb out (``..``) are skipped, with a note."""
     try:
         archive = zipfile.ZipFile(path)
         infos = [i for i in archive.infolist() if not i.is_dir()]
@@ -152,13 +172,20 @@ def _zip_entries(path: Path) -> list[_Entry]:
         raise InputError(f"{path}: unreadable zip ({exc})") from exc
 
     def opener(info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
-        return lambda: zipfile.ZipFile(path).open(info)
+        return lambda: archive.open(info)
 
-    return [
-        _Entry(PurePosixPath(i.filename), i.file_size, opener(i), f"{path}!{i.filename}")
-        for i in infos
-        if ".." not in PurePosixPath(i.filename).parts
-    ]
+    entries = []
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        stripped = re.sub(r"^(?:[A-Za-z]:)?/+", "", name)
+        if stripped != name:
+            notes.append(f"{path}!{info.filename}: absolute name read as {stripped!r}")
+        rel = PurePosixPath(stripped)
+        if ".." in rel.parts or not rel.parts:
+            notes.append(f"{path}!{info.filename}: skipped: the name leaves the archive's folder")
+            continue
+        entries.append(_Entry(rel, info.file_size, opener(info), f"{path}!{info.filename}"))
+    return entries
 
 
 def _looks_like_host_folder(entries: list[_Entry]) -> bool:
@@ -172,14 +199,37 @@ def _looks_like_host_folder(entries: list[_Entry]) -> bool:
     return False
 
 
-def _layout(entries: list[_Entry], name: str, forced: str | None, origin: str) -> list[Source]:
+def _has_host_folders(entries: list[_Entry]) -> bool:
+    """True when some top-level subfolder (not a log folder name itself) holds a host's logs."""
+    inner: dict[str, list[_Entry]] = {}
+    for e in entries:
+        if len(e.rel.parts) >= 2 and not _LOG_DIRS.match(e.rel.parts[0]):
+            inner.setdefault(e.rel.parts[0], []).append(
+                _Entry(PurePosixPath(*e.rel.parts[1:]), e.size, e.open, e.origin)
+            )
+    return any(_looks_like_host_folder(group) for group in inner.values())
+
+
+def _layout(
+    entries: list[_Entry], name: str, forced: str | None, origin: str, notes: list[str]
+) -> list[Source]:
     while not forced and entries and len({e.rel.parts[0] for e in entries}) == 1:
         top = entries[0].rel.parts[0]
         inner = [_Entry(PurePosixPath(*e.rel.parts[1:]), e.size, e.open, e.origin) for e in entries]
         if any(len(e.rel.parts) == 1 for e in entries) or _looks_like_host_folder(inner):
             break
         entries, name = inner, top  # a wrapper folder (zip of a folder): look inside
-    if forced or _looks_like_host_folder(entries):
+    stray_files = [e for e in entries if len(e.rel.parts) == 1]
+    collection = not forced and bool(stray_files) and _has_host_folders(entries)
+    if collection:  # host folders plus a README or collect.log beside them: the files are not a host
+        logs = [e for e in stray_files if is_log_name(e.rel.name)]
+        for entry in logs:
+            notes.append(f"{entry.origin}: skipped: a log beside the host folders, not inside one")
+        if len(stray_files) > len(logs):
+            notes.append(
+                f"{origin}: {len(stray_files) - len(logs)} other file(s) beside the host folders ignored"
+            )
+    if forced or (not collection and _looks_like_host_folder(entries)):
         host = forced or host_from_path((*Path(origin).parts, name)) or canonical_server(name)
         return [_source(host, e.rel, e) for e in entries if is_log_name(e.rel.name)]
     sources = []

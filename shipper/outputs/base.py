@@ -8,12 +8,15 @@ Outputs are small, like quix-streams sinks: connect lazily, send, close.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from shipper.config import KafkaSettings
 from shipper.errors import ConfigError
+
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class Output(ABC):
@@ -54,6 +57,10 @@ def open_output(url: str, *, host: str, kafka: KafkaSettings | None = None) -> O
         topic = parts.path.strip("/")
         if not parts.netloc or not topic or "/" in topic:
             raise ConfigError(f"output: {url!r} must look like kafka://HOST:PORT/TOPIC")
+        if not _TOPIC.fullmatch(unquote(topic)) or unquote(topic) in (".", ".."):
+            raise ConfigError(
+                f"output: {unquote(topic)!r} is not a topic name Kafka accepts (1-249 of a-z A-Z 0-9 . _ -)"
+            )
         for broker in parts.netloc.split(","):  # aiokafka would raise a bare ValueError much later
             broker_host, _, port = broker.rpartition(":")
             if not broker_host or not port.isdigit() or not 0 < int(port) < 65536:

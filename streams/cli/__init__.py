@@ -13,6 +13,8 @@ the offline engine, ...); the shells never import the command line. Where each s
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -44,7 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(func(args))
+        code = int(func(args))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        _silence_stdout()
+        return 0
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):  # stdout on a full disk
+            _silence_stdout()
+            print(f"mpwatch {args.command}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+            return 1
+        raise
     except MpwatchError as exc:
         print(f"mpwatch {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -77,7 +77,10 @@ def run_cli(args: argparse.Namespace) -> int:
     tz = dict(_parse_tz(text) for text in args.tz)
     shipped_paths = [p for p in args.paths if is_kafka_url(p) or looks_shipped(file_path(p))]
     log_paths = [p for p in args.paths if p not in shipped_paths]
-    sources = discover(log_paths, hosts) if log_paths or hosts else []
+    notes: list[str] = []
+    sources = discover(log_paths, hosts, notes) if log_paths or hosts else []
+    for note in notes:
+        print(f"mpwatch diagnose: note: {note}", file=sys.stderr)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     skipped: list[str] = []
 
@@ -115,6 +118,14 @@ def run_cli(args: argparse.Namespace) -> int:
         print(
             f"mpwatch diagnose: warning: {len(skipped)} malformed shipped message(s) skipped", file=sys.stderr
         )
+    if not result.view["servers"]:
+        formats = ", ".join(f"{name} {n}" for name, n in sorted(result.stats.formats.items())) or "none"
+        print(
+            f"mpwatch diagnose: note: read {result.stats.files_total or len(shipped_paths)} file(s), "
+            f"{result.stats.records} record(s) (formats: {formats}); none named a management point "
+            "(expected SiteComp.log, MPSetup.log, MPMSI.log, MPControl.log or IIS logs of a site system)",
+            file=sys.stderr,
+        )
     _unused_tz_hosts(tz, {source.host for source in sources} | shipped_hosts, sys.stderr)
     return 0
 
@@ -127,13 +138,22 @@ def _unused_tz_hosts(tz: dict[str, int], hosts: set[str], out: TextIO) -> None:
             print(f"mpwatch diagnose: warning: --tz {host}=...: no log of that host was read", file=out)
 
 
+NOW_MIN_US = 0  # 1970-01-01T00:00:00Z: logs of any SMS version are later
+NOW_MAX_US = 253_402_127_999_000_000  # 9999-12-30T23:59:59Z: a day of margin for any time zone
+
+
 def _parse_now(text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        return parse_iso(text)
+        value = parse_iso(text)
+    except OverflowError as exc:
+        raise InputError(f"--now {text!r} is out of range (1970-01-01 .. 9999-12-30 UTC)") from exc
     except ValueError as exc:
         raise InputError(f"bad --now {text!r} (expected ISO 8601, e.g. 2004-12-06T19:00:00Z)") from exc
+    if not NOW_MIN_US <= value <= NOW_MAX_US:
+        raise InputError(f"--now {text!r} is out of range (1970-01-01 .. 9999-12-30 UTC)")
+    return value
 
 
 def _parse_tz(text: str) -> tuple[str, int]:
