@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench kafka-up kafka-down kafka-jars clean tools
+.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars clean tools
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 ## unit: only the tests that need no external service
 unit: $(STAMP)
 	$(PY) -m pytest -m "not kafka"
+
+## fuzz: the fuzzing harness at length (5,000 generated inputs per target; make test runs 150)
+fuzz: $(STAMP)
+	MPWATCH_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/unit/test_fuzz.py -q -p no:cacheprovider --hypothesis-show-statistics
 
 ## bench: run the benchmarks; each prints `name: value unit` lines
 bench: $(STAMP)

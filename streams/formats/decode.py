@@ -84,6 +84,10 @@ def _normalize(encoding: str) -> str:
     return name
 
 
+def _has_bom(head: bytes) -> bool:
+    return any(head.startswith(bom) for bom, _ in _BOMS)
+
+
 def sniff_encoding(head: bytes) -> tuple[str, int]:
     """Guess the encoding from a file's first bytes; returns (encoding, BOM length)."""
     for bom, name in _BOMS:
@@ -93,6 +97,10 @@ def sniff_encoding(head: bytes) -> tuple[str, int]:
 
 
 def _guess_from_nuls(head: bytes) -> str:
+    if b"\x00" not in head[:_SNIFF_BYTES]:
+        # UTF-16 text starts with NULs in its first code units; deciding on the first bytes alone keeps a
+        # streamed file (decided as soon as 4 bytes arrived) and a one-shot read in agreement
+        return UTF8
     sample = head[: _SNIFF_SAMPLE - (min(len(head), _SNIFF_SAMPLE) % 2)]
     units = len(sample) // 2
     if units == 0:
@@ -165,6 +173,9 @@ class LineDecoder:
         if self._encoding is None:
             self._buf += data
             if len(self._buf) < _SNIFF_BYTES:
+                return out
+            # NULs without a BOM hint at UTF-16: decide on as much as a one-shot read would see
+            if len(self._buf) < _SNIFF_SAMPLE and b"\x00" in self._buf and not _has_bom(self._buf):
                 return out
             data = self._decide_encoding()
         elif self._buf:
