@@ -23,3 +23,7 @@ class WireFormatError(MpwatchError):
 
 class WireVersionError(WireFormatError):
     """A shipped batch has a major wire version this consumer does not read."""
+
+
+class WorkerError(MpwatchError):
+    """A Faust worker cannot start as configured (settings, topics the broker refuses, ...)."""

@@ -79,10 +79,18 @@ def _utc() -> tuple[int, str]:
 class Correlator:
     """Records of one source host -> events (see the module docstring)."""
 
-    def __init__(self, host: str, *, tz: int | None = None, fallback: Fallback | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        *,
+        tz: int | None = None,
+        fallback: Fallback | None = None,
+        hold_seconds: float = HOLD_SECONDS,
+    ) -> None:
         self.host = canonical_server(host) or "UNKNOWN"
         self.tz = tz
         self.fallback = fallback or _utc
+        self.hold_seconds = hold_seconds  # live shells may shorten the wall-clock wait (tests do)
         self.clock = HostClock({self.host: tz} if tz is not None else None)
         self.stats: Counter[str] = Counter()
         self._extractors: dict[str, EventExtractor] = {}  # stream -> extractor, least recently fed first
@@ -134,7 +142,7 @@ class Correlator:
         if self._held_since is None:
             self._held_since = now_us
             return []
-        if now_us - self._held_since >= HOLD_SECONDS * _US:
+        if now_us - self._held_since >= self.hold_seconds * _US:
             return self._release(self.fallback())
         return []
 
@@ -234,8 +242,10 @@ class Correlator:
         }
 
     @classmethod
-    def from_state(cls, data: dict[str, Any], *, fallback: Fallback | None = None) -> Correlator:
-        self = cls(data["host"], tz=data.get("tz"), fallback=fallback)
+    def from_state(
+        cls, data: dict[str, Any], *, fallback: Fallback | None = None, hold_seconds: float = HOLD_SECONDS
+    ) -> Correlator:
+        self = cls(data["host"], tz=data.get("tz"), fallback=fallback, hold_seconds=hold_seconds)
         self.clock = HostClock.from_dict(data["clock"])
         for stream, state in data["extractors"]:
             extractor = EventExtractor(self.host, self.clock, learn=True)
@@ -254,9 +264,14 @@ class Correlator:
 def site_fallback(correlators: Iterable[Correlator]) -> tuple[int, str]:
     """The offset most hosts' zoned logs showed (one site is usually one zone), else UTC: the fallback
     the offline and embedded shells give hosts whose own logs state no zone."""
+    return site_offset(correlator.offsets() for correlator in correlators)
+
+
+def site_offset(offsets: Iterable[Iterable[int]]) -> tuple[int, str]:
+    """``site_fallback`` over each host's stated offsets (a Faust worker keeps them in a table)."""
     votes: Counter[int] = Counter()
-    for correlator in correlators:
-        votes.update(correlator.offsets())
+    for host_offsets in offsets:
+        votes.update(host_offsets)
     if not votes:
         return 0, "utc"
     best = max(votes.values())
