@@ -27,3 +27,12 @@ class WireVersionError(WireFormatError):
 
 class WorkerError(MpwatchError):
     """A Faust worker cannot start as configured (settings, topics the broker refuses, ...)."""
+
+
+class ApiError(MpwatchError):
+    """A read-side request that cannot be answered: carries the HTTP status and a JSON-ready body."""
+
+    def __init__(self, status: int, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, object] = {"error": message, **extra}
