@@ -18,7 +18,9 @@ class Batch:
     def __init__(self, max_records: int, max_bytes: int) -> None:
         self.max_records = max_records
         self.max_bytes = max_bytes
-        self.values: list[bytes] = []  # encoded wire messages
+        #: encoded wire messages, or the ``ShippedBatch`` objects themselves for an in-process output
+        #: (``Output.in_process``: the embedded ``mpwatch run`` skips the encode/decode round trip)
+        self.values: list[Any] = []
         self.records = 0  # records inside them
         self.nbytes = 0
         #: file state -> (offset, line) to resume from once this batch is delivered

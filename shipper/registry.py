@@ -53,6 +53,7 @@ class FileRegistry:
         metrics: ShipperMetrics,
         *,
         max_record_bytes: int = 64 << 20,
+        in_process: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -79,6 +80,7 @@ class FileRegistry:
             clock,
             host=config.host,
             max_record_bytes=max_record_bytes,
+            in_process=in_process,
             name_of=self.provider.display_name,
         )
         self.lag = LagMeter(self.table, self.identifier, self.provider, metrics)

@@ -45,6 +45,7 @@ class ReadScheduler:
         *,
         host: str,
         max_record_bytes: int,
+        in_process: bool = False,
         name_of: Callable[[str], str],
     ) -> None:
         self.table = table
@@ -55,6 +56,7 @@ class ReadScheduler:
         self.clock = clock
         self.host = host
         self.message_limit = min(DEFAULT_LIMIT, max_record_bytes)
+        self.in_process = in_process  # hand over ShippedBatch objects, not their encoded bytes
         self.name_of = name_of  # path -> display name relative to its watched root
 
     def fill(self, batch: Batch, *, read: bool = True) -> None:
@@ -142,7 +144,7 @@ class ReadScheduler:
 
     def _emit(
         self,
-        values: list[bytes],
+        values: list[Any],
         header: FileHeader,
         context: dict[str, Any],
         piece: list[Framed],
@@ -151,6 +153,9 @@ class ReadScheduler:
         """Encode one piece as wire messages; returns the bytes they add beyond the estimate."""
         if context:
             header = replace(header, context=context)
+        if self.in_process:
+            values.append(ShippedBatch(header, piece))
+            return 0
         messages = encode(ShippedBatch(header, piece), self.message_limit)
         values.extend(messages)
         return sum(len(m) for m in messages) - texts - _FRAMED_OVERHEAD * len(piece)

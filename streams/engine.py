@@ -6,6 +6,7 @@ table keyed by source host, ``ServerState`` in a table keyed by target server) a
 methods of the same classes. No shell correlates anything itself.
 
 * ``feed(host, file, records)`` -- records of one file, in file order, any chunking, replays ignored;
+* ``feed_batch(batch)`` -- one shipped batch (``streams.wire``), parsed here with ``parse_records``;
 * ``tick(now_us)`` -- live shells only: releases local-time records that waited too long for their
   host's UTC offset (bounded wait, then the site fallback);
 * ``finish()`` -- offline only: end of input, everything still waiting is released;
@@ -19,12 +20,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.core.correlator import Correlator, FileRef, site_fallback
+from streams.core.correlator import HOLD_SECONDS, Correlator, FileRef, site_fallback
 from streams.core.events import Event
 from streams.core.reducer import Reducer
 from streams.core.servers import canonical_server
 from streams.core.view import build_view
 from streams.formats.record import Record
+from streams.wire import ShippedBatch, parse_records
+
+MAX_FILE_REFS = 65536  # (host, file id) -> FileRef entries kept for shipped batches (oldest dropped)
 
 
 @dataclass
@@ -61,18 +65,39 @@ class Engine:
         self.stats = stats or RunStats()
         self.reducer = Reducer()
         self.correlators: dict[str, Correlator] = {}
+        self._files: dict[tuple[str, str], FileRef] = {}
+        self.hold_seconds: float = HOLD_SECONDS  # live shells: wall-clock wait for a UTC offset (tick)
 
     def correlator(self, host: str) -> Correlator:
         host = canonical_server(host) or "UNKNOWN"
         correlator = self.correlators.get(host)
         if correlator is None:
-            correlator = Correlator(host, tz=self.tz.get(host), fallback=self._site_fallback)
+            correlator = Correlator(
+                host, tz=self.tz.get(host), fallback=self._site_fallback, hold_seconds=self.hold_seconds
+            )
             self.correlators[host] = correlator
         return correlator
 
     def feed(self, host: str, ref: FileRef, records: Iterable[Record]) -> list[Event]:
         """Correlate and apply records of one file; returns the events they gave."""
         return self._apply(self.correlator(host).feed_many(ref, records))
+
+    def feed_batch(self, batch: ShippedBatch) -> list[Event]:
+        """Parse and correlate one shipped batch; the figures go to ``stats``. A rotated file keeps its
+        identity under a new name: its FileRef follows the name the latest batch gives."""
+        h = batch.header
+        key = (h.host, h.file_id)
+        known = self._files.get(key)
+        if known is None or known.name != h.name:
+            known = self._files[key] = FileRef(h.file_id, h.name, h.kind)
+            if len(self._files) > MAX_FILE_REFS:
+                self._files.pop(next(iter(self._files)))
+        records = parse_records(batch)
+        stats = self.stats
+        stats.records += len(records)
+        stats.bytes_done += sum(r.size for r in batch.records)
+        stats.formats[h.format] += len(records)
+        return self.feed(h.host, known, records)
 
     def finish(self, fallback: tuple[int, str] | None = None) -> list[Event]:
         """End of input: release what waits (with ``fallback``, default: this engine's site fallback),

@@ -26,7 +26,7 @@ from streams.engine import Engine, RunResult, RunStats
 from streams.formats.api import StreamParser
 from streams.formats.record import Record
 from streams.loader import READ_ERRORS, Source
-from streams.wire import ShippedBatch, parse_records
+from streams.wire import ShippedBatch
 
 CHUNK = 1 << 20
 
@@ -54,17 +54,8 @@ def run(
         stats.files_done += 1
         if progress is not None:
             progress(stats)
-    files: dict[tuple[str, str], FileRef] = {}
     for batch in shipped:
-        h = batch.header
-        known = files.get((h.host, h.file_id))
-        if known is None or known.name != h.name:  # a rotated file keeps its identity under a new name
-            known = files[(h.host, h.file_id)] = FileRef(h.file_id, h.name, h.kind)
-        records = parse_records(batch)
-        stats.records += len(records)
-        stats.bytes_done += sum(r.size for r in batch.records)
-        stats.formats[h.format] += len(records)
-        engine.feed(h.host, known, records)
+        engine.feed_batch(batch)
     engine.finish()
     return engine.result(now)
 

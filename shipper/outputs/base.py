@@ -24,6 +24,9 @@ class Output(ABC):
 
     #: Largest message this output accepts (the scheduler encodes within it and within wire.DEFAULT_LIMIT).
     max_record_bytes: int = 64 << 20
+    #: True for an output in the same process (the embedded engine): ``send`` then receives
+    #: ``streams.wire.ShippedBatch`` objects instead of their encoded bytes
+    in_process: bool = False
 
     def describe(self) -> str:
         """A short human name for logs ("kafka://127.0.0.1:9092/logs")."""
