@@ -171,19 +171,9 @@ class Checkpointer:
         )
         if payload == self._last:
             return False
-        tmp = ""
         try:
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.state_dir)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-            _fsync_dir(self.state_dir)
+            write_atomic(self.path, payload, _TMP_PREFIX)
         except OSError as exc:
-            if tmp:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
             raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from exc
         self._last = payload
         self.writes += 1
@@ -195,6 +185,26 @@ class Checkpointer:
             if name.startswith(_TMP_PREFIX) and name.endswith(".tmp"):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(self.state_dir, name))
+
+
+def write_atomic(path: str, payload: bytes, tmp_prefix: str) -> None:
+    """Replace ``path`` with ``payload`` so that a reader (or a crash) sees the old or the new content:
+    temporary file in the same folder, fsync, rename, fsync of the folder. Raises OSError."""
+    folder = os.path.dirname(path) or "."
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        tmp = ""
+        _fsync_dir(folder)
+    finally:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def now_iso() -> str:

@@ -11,6 +11,8 @@ the same bytes for the same state.
   (state, diagnoses with cause/remedy/evidence, timeline) with the evaluation time beside it. Names
   match case-insensitively, FQDN or short name; an unknown name is a 404 listing close matches;
 * ``?now=ISO`` on either evaluates the rules at that time (nothing is stored);
+* ``GET /api/meta`` -> ``meta``: what a client needs to draw a timeline (the walkthrough's install steps
+  and the kinds each step stands for, the kinds that are errors, every state);
 * ``GET /api/openapi.json`` -> ``openapi``: the OpenAPI 3 description of the above.
 """
 
@@ -22,11 +24,12 @@ from typing import Any
 
 from streams import __version__
 from streams.core.events import iso, parse_iso
+from streams.core.kinds import ERROR_KINDS
 from streams.core.reducer import ServerState
 from streams.core.servers import canonical_server
 from streams.core.view import server_view
 from streams.errors import ApiError
-from streams.metrics import STATES
+from streams.metrics import INSTALL_STEPS, STATES
 from streams.store import StateStore
 
 MAX_NAME = 255
@@ -123,6 +126,17 @@ def not_found(name: str, known: Iterable[str]) -> ApiError:
 
 def _ref(schema: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def meta() -> dict[str, Any]:
+    """``GET /api/meta``: install steps (``mpwatch_install_step``'s names, in order, with their kinds),
+    error kinds and states, so a page draws what the metrics count."""
+    return {
+        "version": __version__,
+        "states": list(STATES),
+        "steps": [{"name": name, "kinds": sorted(kinds)} for name, kinds in INSTALL_STEPS],
+        "error_kinds": sorted(ERROR_KINDS),
+    }
 
 
 def openapi() -> dict[str, Any]:
@@ -253,6 +267,12 @@ def openapi() -> dict[str, Any]:
                         "400": error,
                         "401": error,
                     },
+                }
+            },
+            "/api/meta": {
+                "get": {
+                    "summary": "install step names and kinds, error kinds, states (for drawing timelines)",
+                    "responses": {"200": {"description": "the metadata"}, "401": error},
                 }
             },
             "/api/servers/{server}": {

@@ -22,7 +22,7 @@ from typing import Any
 
 from streams.core.correlator import HOLD_SECONDS, Correlator, FileRef, site_fallback
 from streams.core.events import Event
-from streams.core.reducer import Reducer
+from streams.core.reducer import Reducer, ServerState
 from streams.core.servers import canonical_server
 from streams.core.view import build_view
 from streams.formats.record import Record
@@ -127,6 +127,22 @@ class Engine:
         if now is None:
             now = self.stats.latest
         return RunResult(build_view(self.reducer.servers.values(), now), self.reducer, self.stats, now)
+
+    # ------------------------------------------------------------------ snapshots (the embedded shell)
+    def correlator_state(self, host: str) -> dict[str, Any]:
+        return self.correlators[host].state()
+
+    def restore(self, correlators: Iterable[dict[str, Any]], servers: Iterable[dict[str, Any]]) -> None:
+        """Resume from states written by ``correlator_state`` and ``ServerState.to_dict``: the same
+        reducer dict object is refilled, so stores reading it live see the restored servers."""
+        for data in correlators:
+            correlator = Correlator.from_state(
+                data, fallback=self._site_fallback, hold_seconds=self.hold_seconds
+            )
+            self.correlators[correlator.host] = correlator
+        for data in servers:
+            state = ServerState.from_dict(data)
+            self.reducer.servers[state.server] = state
 
     def _apply(self, events: list[Event]) -> list[Event]:
         self.stats.events += len(events)

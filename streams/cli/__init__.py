@@ -8,6 +8,7 @@ the offline engine, ...); the shells never import the command line. Where each s
 - ``mpwatch diagnose`` -> ``streams.offline`` (the offline shell over collected logs)
 - ``mpwatch ship``     -> ``shipper`` (tailing and delivery on site systems)
 - ``mpwatch records``  -> ``streams.wire`` (what was shipped, decoded)
+- ``mpwatch run``      -> ``streams.embedded`` + ``streams.http`` (the embedded default: tail, engine, API)
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import sys
 from collections.abc import Sequence
 
 from streams import __version__
-from streams.cli import diagnose, parse, records, ship
+from streams.cli import diagnose, parse, records, run, ship
 from streams.errors import MpwatchError
 
 #: the sub-command modules, in the order ``mpwatch --help`` lists them
-SUBCOMMANDS = (parse, diagnose, ship, records)
+SUBCOMMANDS = (run, diagnose, parse, ship, records)
 
 
 def build_parser() -> argparse.ArgumentParser:

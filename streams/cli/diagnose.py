@@ -74,7 +74,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if not args.paths and not hosts:
         raise InputError("give at least one PATH (or --host NAME=PATH)")
     now = _parse_now(args.now)
-    tz = dict(_parse_tz(text) for text in args.tz)
+    tz = dict(parse_tz_option(text) for text in args.tz)
     shipped_paths = [p for p in args.paths if is_kafka_url(p) or looks_shipped(file_path(p))]
     log_paths = [p for p in args.paths if p not in shipped_paths]
     notes: list[str] = []
@@ -156,7 +156,7 @@ def _parse_now(text: str | None) -> int | None:
     return value
 
 
-def _parse_tz(text: str) -> tuple[str, int]:
+def parse_tz_option(text: str) -> tuple[str, int]:
     host, sep, offset = text.partition("=")
     if not sep or not host.strip():
         raise InputError(f"bad --tz {text!r} (expected HOST=+HH:MM)")

@@ -81,7 +81,7 @@ def test_merge_rows_keeps_one_row_per_server() -> None:
 def test_openapi_names_every_route() -> None:
     doc = api.openapi()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/api/servers", "/api/servers/{server}"}
+    assert set(doc["paths"]) == {"/api/servers", "/api/servers/{server}", "/api/meta"}
     assert "404" in doc["paths"]["/api/servers/{server}"]["get"]["responses"]
     orjson.dumps(doc)
 

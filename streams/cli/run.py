@@ -1,0 +1,228 @@
+"""``mpwatch run --logs PATH... [--listen 127.0.0.1:8787] [--state-dir DIR] [--token T]``
+
+The embedded default: tails the logs and keeps every management point's install timeline, state and
+diagnosis up to date in one process, with no Kafka. PATH is laid out as for ``mpwatch diagnose``: a
+folder whose subfolders are host names (SERVER1/SMS/Logs/sitecomp.log, MGTPOINT1/SMS/Logs/MPSetup.log,
+MGTPOINT1/W3SVC1/ex041206.log), or one host's folder; ``--host NAME=PATH`` names a folder's host.
+What is there is read first, then every host folder is tailed with the shipper's machinery (file
+identity, SMS rollover to .lo_, IIS daily files, UTF-16 logs, checkpoints).
+
+Serves, on --listen (loopback by default):
+  /                          the timeline page (servers, states, diagnoses; a server's install steps)
+  /api/servers               every server with state and active diagnosis codes (JSON)
+  /api/servers/SERVER        one server as one entry of mpwatch diagnose --json (?now=ISO to re-judge)
+  /api/openapi.json          the API's OpenAPI 3 description
+  /metrics                   Prometheus metrics (the names the Faust workers serve)
+
+State survives a restart: the shipper checkpoints and the engine snapshot live in --state-dir, the
+checkpoint never ahead of the snapshot, so nothing is counted twice or missed. Binding beyond loopback
+needs a token (--token or MPWATCH_TOKEN) that every page and API request must carry (Authorization:
+Bearer T; a browser opens /?token=T once). Ctrl-C or SIGTERM stops cleanly.
+
+Try: mpwatch timeline MGTPOINT1 --api http://127.0.0.1:8787
+Exit status 0 after a clean stop, 2 for unusable input or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from shipper.config import ShipperConfig
+from shipper.limits import raise_fd_limit
+from shipper.metrics import ShipperMetrics
+from shipper.pipeline import Shipper
+from streams import http
+from streams.cli.diagnose import parse_tz_option
+from streams.cli.help import description
+from streams.core.servers import canonical_server
+from streams.embedded import EngineOutput, LiveEngine
+from streams.errors import InputError
+from streams.hostlabel import LabelledRegistries
+from streams.loader import discover, parse_host_option
+from streams.metrics import PipelineMetrics, register_state_metrics
+
+log = logging.getLogger("mpwatch.run")
+
+DEFAULT_LISTEN = "127.0.0.1:8787"
+DEFAULT_STATE_DIR = "mpwatch-run-state"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="the embedded default: tail the logs, keep timelines and states live, serve page, API, metrics",
+        description=description(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--logs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="folder of host folders, or one host's folder (repeatable)",
+    )
+    parser.add_argument(
+        "--host", action="append", default=[], metavar="NAME=PATH", help="logs under PATH are host NAME's"
+    )
+    parser.add_argument(
+        "--tz", action="append", default=[], metavar="HOST=+HH:MM", help="UTC offset of HOST's local times"
+    )
+    parser.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"default: {DEFAULT_LISTEN} (port 0: any)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help=f"checkpoints and engine snapshot (default: {DEFAULT_STATE_DIR} in the working folder)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("MPWATCH_TOKEN") or None,
+        metavar="T",
+        help="required on every page/API request (default: $MPWATCH_TOKEN); needed beyond loopback",
+    )
+    parser.add_argument(
+        "--hold-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="how long local-time records (MPSetup, MSI) wait for their host's UTC offset (default: 300)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
+    )
+    parser.set_defaults(func=run_cli)
+
+
+def host_roots(paths: list[str], hosts: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Host -> the folders (or single files) to tail for it, laid out as ``mpwatch diagnose`` does."""
+    given = [*paths, *(p for _, p in hosts)]
+    files: set[Path] = set()
+    for item in given:
+        path = Path(item)
+        if path.is_file() and zipfile.is_zipfile(path):
+            raise InputError(f"{item}: mpwatch run tails folders; unpack the zip (or use mpwatch diagnose)")
+        if path.is_file():
+            files.add(path.resolve())
+    notes: list[str] = []
+    roots: dict[str, set[str]] = {}
+    for source in discover(paths, hosts, notes):
+        origin = Path(source.origin)
+        if origin.resolve() in files:  # a single file given by name: tail just that file
+            roots.setdefault(source.host, set()).add(str(origin))
+            continue
+        root = origin
+        for _ in Path(source.file_id).parts:  # file_id is the path below the host folder
+            root = root.parent
+        roots.setdefault(source.host, set()).add(str(root))
+    for note in notes:
+        log.info("%s", note)
+    return {host: sorted(found) for host, found in sorted(roots.items())}
+
+
+def shipper_config(host: str, roots: list[str], state_dir: str) -> ShipperConfig:
+    """The shipper settings for one host folder (defaults, the embedded engine as output)."""
+    patterns = [str(Path(root) / "**" / "*") if Path(root).is_dir() else root for root in roots]
+    return ShipperConfig(
+        paths=patterns,
+        host=host,
+        output="embedded://",
+        state_dir=os.path.join(state_dir, "checkpoints", host),
+    )
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    listen_host, port = http.parse_listen(args.listen)
+    http.check_listen(listen_host, args.token)
+    hosts = [parse_host_option(text) for text in args.host]
+    if not args.logs and not hosts:
+        raise InputError("give the logs to watch: --logs PATH (a folder of host folders) or --host NAME=PATH")
+    tz = {canonical_server(h): m for h, m in (parse_tz_option(t) for t in args.tz)}
+    if args.hold_seconds is not None and args.hold_seconds < 0:
+        raise InputError("--hold-seconds must be >= 0")
+    roots = host_roots(args.logs, hosts)
+    try:
+        os.makedirs(args.state_dir, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--state-dir {args.state_dir}: {exc.strerror or exc}") from exc
+    if not os.path.isdir(args.state_dir) or not os.access(args.state_dir, os.W_OK):
+        raise InputError(f"--state-dir {args.state_dir}: not a writable folder")
+    raise_fd_limit()
+    return asyncio.run(_main(args, roots, tz, listen_host, port))
+
+
+async def _main(
+    args: argparse.Namespace, roots: dict[str, list[str]], tz: dict[str, int], listen_host: str, port: int
+) -> int:
+    registry = CollectorRegistry()
+    pipeline = PipelineMetrics(registry)
+    live = LiveEngine(args.state_dir, pipeline, tz=tz, hold_seconds=args.hold_seconds)
+    register_state_metrics(registry, live.store)
+    shipper_registries: dict[str, CollectorRegistry] = {}
+    shippers: list[Shipper] = []
+    for host, folders in roots.items():
+        shipper_registries[host] = CollectorRegistry()
+        config = shipper_config(host, folders, args.state_dir)
+        output = EngineOutput(live, host)
+        shippers.append(Shipper(config, ShipperMetrics(shipper_registries[host]), output=output))
+    registry.register(LabelledRegistries(shipper_registries))
+
+    app = http.build_app(live.store, registry, token=args.token)
+    runner, bound = await http.start(app, listen_host, port)
+    shown = f"[{listen_host}]" if ":" in listen_host else listen_host
+    url = f"http://{shown}:{bound}"
+    log.info(
+        "watching %d host(s): %s", len(roots), ", ".join(f"{h} ({', '.join(r)})" for h, r in roots.items())
+    )
+    print(
+        f"mpwatch run: page {url}/  API {url}/api/servers  metrics {url}/metrics", file=sys.stderr, flush=True
+    )
+    print(f"mpwatch run: try: mpwatch timeline SERVER --api {url}", file=sys.stderr, flush=True)
+
+    stop, engine_stop = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(*_args: object) -> None:
+        if not stop.is_set():
+            log.info("stop requested: confirming what was read, then saving state")
+        loop.call_soon_threadsafe(stop.set)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, request_stop)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(sig, request_stop)
+    engine_task = asyncio.ensure_future(live.run(engine_stop))
+    try:
+        await asyncio.gather(*(shipper.run(stop) for shipper in shippers))
+    finally:
+        engine_stop.set()  # only now: a shipper's last send waits for the snapshot that holds it
+        await engine_task
+        await runner.cleanup()
+    log.info(
+        "stopped: %d records, %d events, %d snapshots",
+        live.engine.stats.records,
+        live.engine.stats.events,
+        live.snapshots,
+    )
+    return 0
