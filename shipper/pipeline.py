@@ -79,7 +79,10 @@ class Shipper:
         summary = RunSummary()
         self.checkpointer.check_writable()
         registry = FileRegistry(
-            config, self.checkpointer.load(), metrics, max_record_bytes=self.output.max_record_bytes,
+            config,
+            self.checkpointer.load(),
+            metrics,
+            max_record_bytes=self.output.max_record_bytes,
             in_process=self.output.in_process,
         )
         delivery = Delivery(

@@ -23,6 +23,9 @@ files are in the page cache and a 64 KiB read costs microseconds, far less than 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from shipper.winfile import pread
 from streams.formats.base import Parser
@@ -30,8 +33,10 @@ from streams.formats.decode import LineDecoder
 from streams.formats.record import Framed, Line
 from streams.wire import CONTEXT_FORMATS, ContextChange, ContextTracker
 
-#: Formats whose parser needs header lines (IIS ``#Fields``) seen before the resume offset.
-PRIMED_FORMATS = frozenset({"iis"})
+#: Formats whose parser needs what came before the resume offset: IIS its ``#Fields`` header lines, MSI
+#: its banner date, date order, clock and the time clock-less lines inherit (the whole prefix is parsed
+#: again on resume; MSI logs are small).
+PRIMED_FORMATS = frozenset({"iis", "msi"})
 DETECT_BYTES = 64 * 1024
 
 
@@ -86,10 +91,9 @@ class FileTailer:
         self.resume = (offset, line)  # restart point once every record returned so far is delivered
         self.at_eof = False
         self.truncated_lines = 0
-        if offset > 0 and fmt in PRIMED_FORMATS:
-            self._prime(offset)
+        last_time = self._prime(offset) if offset > 0 and fmt in PRIMED_FORMATS else None
         # formats whose parser state crosses records: note its changes for the batches' headers
-        self.tracker = ContextTracker(self.parser, offset) if fmt in CONTEXT_FORMATS else None
+        self.tracker = ContextTracker(self.parser, offset, last_time) if fmt in CONTEXT_FORMATS else None
         os.lseek(fd, offset, os.SEEK_SET)
 
     @property
@@ -166,9 +170,12 @@ class FileTailer:
             self.resume = (pending, number if number is not None else lines[0].number)
         return records
 
-    def _prime(self, offset: int) -> None:
-        """Feed the header lines before ``offset`` to the parser (IIS column names), shipping nothing."""
+    def _prime(self, offset: int) -> datetime | None:
+        """Feed what came before ``offset`` to the parser, shipping nothing: IIS header lines (column
+        names), every MSI line (banner date, clock). Returns the latest record time seen (MSI)."""
         decoder = LineDecoder(encoding=self._encoding, max_line_bytes=self.max_line_bytes)
+        every_line = self.fmt != "iis"
+        last: datetime | None = None
         position = 0
         while position < offset:
             data = pread(self.fd, min(self.chunk_bytes, offset - position), position)
@@ -176,6 +183,14 @@ class FileTailer:
                 break
             position += len(data)
             for line in decoder.feed(data):
-                if line.text.startswith("#"):
-                    self.parser.feed(line)
-        self.parser.flush()
+                if every_line or line.text.startswith("#"):
+                    last = _latest(self.parser.feed(line), last)
+        last = _latest(self.parser.flush(), last)
+        return last
+
+
+def _latest(records: Iterable[Any], last: datetime | None) -> datetime | None:
+    for record in records:
+        if record.time is not None:
+            last = record.time
+    return last

@@ -260,11 +260,11 @@ class ContextTracker:
     only a batch's first record needs it). MSI lines are parsed in full (the clock and the inherited
     time come from the records); MSI logs are small."""
 
-    def __init__(self, parser: Parser, start_offset: int) -> None:
+    def __init__(self, parser: Parser, start_offset: int, last_time: datetime | None = None) -> None:
         self.parser = parser
-        self.changes: list[ContextChange] = [(start_offset, parser_context(parser), False)]
+        self.changes: list[ContextChange] = [(start_offset, parser_context(parser, last_time), False)]
         self._msi_key: tuple[Any, ...] | None = None
-        self._last: datetime | None = None  # MSI: latest record time emitted so far
+        self._last: datetime | None = last_time  # MSI: latest record time emitted so far
 
     def frame_lines(self, lines: list[Line]) -> list[Framed]:
         parser = self.parser

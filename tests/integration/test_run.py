@@ -43,8 +43,28 @@ def assert_matches(proc: RunProcess, expected: dict[str, Any], timeout: float = 
         for entry in expected["servers"]:  # show the first difference, not just "timed out"
             got = proc.json(f"/api/servers/{entry['server']}?now={expected['now']}")
             got.pop("now")
-            assert got == entry, proc.tail()
+            if got != entry:
+                raise AssertionError(f"{entry['server']} differs from diagnose:\n{_difference(got, entry)}")
         raise
+
+
+def _difference(got: dict[str, Any], want: dict[str, Any]) -> str:
+    """What differs, readably: state, codes, timeline entries missing or extra."""
+    out = []
+    if got["state"] != want["state"]:
+        out.append(f"state {got['state']} != {want['state']}")
+    codes = ([d["code"] for d in got["diagnoses"]], [d["code"] for d in want["diagnoses"]])
+    if codes[0] != codes[1]:
+        out.append(f"codes {codes[0]} != {codes[1]}")
+    seen = [orjson.dumps(e) for e in got["timeline"]]
+    wanted = [orjson.dumps(e) for e in want["timeline"]]
+    out += [f"extra   {e.decode()}" for e in seen if e not in wanted][:10]
+    out += [f"missing {e.decode()}" for e in wanted if e not in seen][:10]
+    if not out:
+        out.append(
+            orjson.dumps(got["diagnoses"]).decode() + "\n!=\n" + orjson.dumps(want["diagnoses"]).decode()
+        )
+    return "\n".join(out)
 
 
 def split_lines(data: bytes) -> list[bytes]:
