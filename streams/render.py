@@ -4,15 +4,19 @@ compact timeline. Works on the JSON view, so text and ``--json`` can never disag
 Compact timeline: consecutive entries of the same kind from the same file collapse into one line with a
 count (drive probes, repeated verifications), and at most ``TIMELINE_LINES`` lines are shown (the
 latest ones). Colours are ANSI escapes, used only when asked (the CLI asks on a terminal without
-``NO_COLOR``).
+``NO_COLOR``). Every string of the view passes ``streams.sanitize.visible`` first: escape sequences in
+log text are shown, never sent to the terminal as such. ``render_server`` is one server's block, also
+used by ``mpwatch timeline`` (with local times and the whole timeline).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from streams.core.kinds import severity
+from streams.sanitize import visible_tree
 
 TIMELINE_LINES = 40
 EVIDENCE_LINES = 3
@@ -39,17 +43,28 @@ class Painter:
 
 def render(view: dict[str, Any], colour: bool = False) -> str:
     """The whole report as text (ends with a newline)."""
-    paint = Painter(colour)
+    view = visible_tree(view)
     lines = [f"now {view['now'] or '-'}; {len(view['servers'])} management point(s)"]
     if not view["servers"]:
         lines.append("no management point install activity found in the input")
     for server in view["servers"]:
         lines.append("")
-        lines.extend(_server(server, paint))
+        lines.extend(render_server(server, colour))
     return "\n".join(lines) + "\n"
 
 
-def _server(server: dict[str, Any], paint: Painter) -> list[str]:
+def render_server(
+    server: dict[str, Any],
+    colour: bool = False,
+    *,
+    when: Callable[[str], str] | None = None,
+    timeline_lines: int | None = TIMELINE_LINES,
+) -> list[str]:
+    """One server's lines: state, diagnoses (cause, remedy, evidence), compact timeline. ``when``
+    formats a time (default: UTC to the second); ``timeline_lines=None`` shows the whole timeline."""
+    paint = Painter(colour)
+    server = visible_tree(server)
+    _short = when or _utc_short
     state = server["state"]
     out = [f"{paint(server['server'], '1')}  {paint(state, _STATE_COLOUR.get(state, ''))}"]
     if not server["diagnoses"]:
@@ -67,16 +82,18 @@ def _server(server: dict[str, Any], paint: Painter) -> list[str]:
             out.append(f"             (+{len(evidence) - EVIDENCE_LINES} more evidence lines in --json)")
     rows = _compact(server["timeline"])
     out.append(f"  timeline ({len(server['timeline'])} entries)")
-    if len(rows) > TIMELINE_LINES:
-        out.append(f"    ... {len(rows) - TIMELINE_LINES} earlier lines")
-        rows = rows[-TIMELINE_LINES:]
+    if timeline_lines is not None and len(rows) > timeline_lines:
+        out.append(f"    ... {len(rows) - timeline_lines} earlier lines")
+        rows = rows[-timeline_lines:]
     for entry, count in rows:
         kind = entry["kind"]
         label = kind + (f" x{count}" if count > 1 else "")
         text = _clip(entry["message"], 90)
-        colour = _SEVERITY_COLOUR.get(severity(kind, _variant(entry)), "")
+        tone = _SEVERITY_COLOUR.get(severity(kind, _variant(entry)), "")
         where = f"{entry['host']}:{_base(entry['file'])}:{entry['line']}"
-        out.append(f"    {_short(entry['time'])}  {paint(f'{label:<24}', colour)} {where:<30} {text}")
+        out.append(
+            f"    {_short(entry['time'])}  {paint(f'{label:<24}', tone)} {where:<30} {paint(text, tone)}"
+        )
     return out
 
 
@@ -109,7 +126,7 @@ def _variant(entry: dict[str, Any]) -> str:
     return ""
 
 
-def _short(iso: str) -> str:
+def _utc_short(iso: str) -> str:
     """``2004-12-06T18:21:35.131Z`` -> ``2004-12-06 18:21:35Z`` (whole seconds line up)."""
     return iso[:19].replace("T", " ") + "Z"
 

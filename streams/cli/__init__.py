@@ -9,6 +9,7 @@ the offline engine, ...); the shells never import the command line. Where each s
 - ``mpwatch ship``     -> ``shipper`` (tailing and delivery on site systems)
 - ``mpwatch records``  -> ``streams.wire`` (what was shipped, decoded)
 - ``mpwatch run``      -> ``streams.embedded`` + ``streams.http`` (the embedded default: tail, engine, API)
+- ``mpwatch timeline`` -> ``streams.render`` over the query API of a running service
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import sys
 from collections.abc import Sequence
 
 from streams import __version__
-from streams.cli import diagnose, parse, records, run, ship
+from streams.cli import diagnose, parse, records, run, ship, timeline
 from streams.errors import MpwatchError
 
 #: the sub-command modules, in the order ``mpwatch --help`` lists them
-SUBCOMMANDS = (run, diagnose, parse, ship, records)
+SUBCOMMANDS = (run, timeline, diagnose, parse, ship, records)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,7 +44,9 @@ def assert_matches(proc: RunProcess, expected: dict[str, Any], timeout: float = 
             got = proc.json(f"/api/servers/{entry['server']}?now={expected['now']}")
             got.pop("now")
             if got != entry:
-                raise AssertionError(f"{entry['server']} differs from diagnose:\n{_difference(got, entry)}")
+                raise AssertionError(
+                    f"{entry['server']} differs from diagnose:\n{_difference(got, entry)}"
+                ) from None
         raise
 
 
