@@ -56,7 +56,7 @@ kafka-jars:
 	deploy/local/kafka fetch
 
 ## tools: system packages the tests need, as package:command (installed when root and missing, else listed)
-TOOL_PKGS := npm:npm prometheus:promtool prometheus:prometheus prometheus-alertmanager:amtool \
+TOOL_PKGS := npm:npm chromium:chromium prometheus:promtool prometheus:prometheus prometheus-alertmanager:amtool \
 	prometheus-alertmanager:prometheus-alertmanager
 tools:
 	@missing=""; for pair in $(TOOL_PKGS); do command -v $${pair##*:} >/dev/null || missing="$$missing $${pair%%:*}"; done; \
