@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## demo: install, then run the main job (embedded default) over the bundled sample logs
+## demo: install, then run the main job (mpwatch run, the embedded default) over the bundled sample logs,
+## with a new install replayed live; open the printed URL; Ctrl-C stops it (DEMO_PORT=8787 by default)
 demo: $(STAMP)
-	$(VENV)/bin/mpwatch diagnose samples/
+	$(PY) deploy/local/demo.py
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
 test: $(STAMP) lint typecheck kafka-jars tools

@@ -14,7 +14,8 @@ Serves, on --listen (loopback by default):
   /api/openapi.json          the API's OpenAPI 3 description
   /metrics                   Prometheus metrics (the names the Faust workers serve)
 
-State survives a restart: the shipper checkpoints and the engine snapshot live in --state-dir, the
+A host folder that appears later (a new management point) is tailed within 10 s. State survives a
+restart: the shipper checkpoints and the engine snapshot live in --state-dir, the
 checkpoint never ahead of the snapshot, so nothing is counted twice or missed. Binding beyond loopback
 needs a token (--token or MPWATCH_TOKEN) that every page and API request must carry (Authorization:
 Bearer T; a browser opens /?token=T once). Ctrl-C or SIGTERM stops cleanly.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -55,6 +57,8 @@ log = logging.getLogger("mpwatch.run")
 
 DEFAULT_LISTEN = "127.0.0.1:8787"
 DEFAULT_STATE_DIR = "mpwatch-run-state"
+NEW_HOST_SCAN_S = 10.0  # how often the PATHs are listed again for host folders that appeared
+DEFAULT_HOLD_SECONDS = 10.0  # the logs already there are read within it; later zones rarely come
 
 
 def register(subparsers: Any) -> None:
@@ -99,9 +103,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--hold-seconds",
         type=float,
-        default=None,
+        default=DEFAULT_HOLD_SECONDS,
         metavar="S",
-        help="how long local-time records (MPSetup, MSI) wait for their host's UTC offset (default: 300)",
+        help="how long local-time records (MPSetup, MSI) of a host whose logs state no UTC offset wait "
+        f"for one before the site's offset is used (default: {DEFAULT_HOLD_SECONDS:g})",
     )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
@@ -146,6 +151,15 @@ def shipper_config(host: str, roots: list[str], state_dir: str) -> ShipperConfig
     )
 
 
+def _shipper_ended(host: str, task: asyncio.Future[Any], stop: asyncio.Event) -> None:
+    """A shipper only ends on stop; one that failed stops the whole process (with the reason)."""
+    if task.cancelled() or stop.is_set():
+        return
+    error = task.exception()
+    log.error("tailing %s stopped: %s; stopping", host, error or "ended early")
+    stop.set()
+
+
 def run_cli(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -158,7 +172,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if not args.logs and not hosts:
         raise InputError("give the logs to watch: --logs PATH (a folder of host folders) or --host NAME=PATH")
     tz = {canonical_server(h): m for h, m in (parse_tz_option(t) for t in args.tz)}
-    if args.hold_seconds is not None and args.hold_seconds < 0:
+    if args.hold_seconds < 0:
         raise InputError("--hold-seconds must be >= 0")
     roots = host_roots(args.logs, hosts)
     try:
@@ -168,24 +182,48 @@ def run_cli(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.state_dir) or not os.access(args.state_dir, os.W_OK):
         raise InputError(f"--state-dir {args.state_dir}: not a writable folder")
     raise_fd_limit()
-    return asyncio.run(_main(args, roots, tz, listen_host, port))
+    return asyncio.run(_main(args, roots, hosts, tz, listen_host, port))
 
 
 async def _main(
-    args: argparse.Namespace, roots: dict[str, list[str]], tz: dict[str, int], listen_host: str, port: int
+    args: argparse.Namespace,
+    roots: dict[str, list[str]],
+    hosts: list[tuple[str, str]],
+    tz: dict[str, int],
+    listen_host: str,
+    port: int,
 ) -> int:
     registry = CollectorRegistry()
     pipeline = PipelineMetrics(registry)
     live = LiveEngine(args.state_dir, pipeline, tz=tz, hold_seconds=args.hold_seconds)
     register_state_metrics(registry, live.store)
     shipper_registries: dict[str, CollectorRegistry] = {}
-    shippers: list[Shipper] = []
-    for host, folders in roots.items():
+    registry.register(LabelledRegistries(shipper_registries))
+    stop, engine_stop = asyncio.Event(), asyncio.Event()
+    shipping: dict[str, asyncio.Future[Any]] = {}
+
+    def start_shipper(host: str, folders: list[str]) -> None:
         shipper_registries[host] = CollectorRegistry()
         config = shipper_config(host, folders, args.state_dir)
-        output = EngineOutput(live, host)
-        shippers.append(Shipper(config, ShipperMetrics(shipper_registries[host]), output=output))
-    registry.register(LabelledRegistries(shipper_registries))
+        shipper = Shipper(config, ShipperMetrics(shipper_registries[host]), output=EngineOutput(live, host))
+        task = shipping[host] = asyncio.ensure_future(shipper.run(stop))
+        task.add_done_callback(lambda done: _shipper_ended(host, done, stop))
+
+    async def watch_for_new_hosts() -> None:
+        """A host folder that appears later (a new management point) is tailed from then on."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), NEW_HOST_SCAN_S)
+            if stop.is_set():
+                return
+            try:
+                found = host_roots(args.logs, hosts)
+            except InputError:
+                continue
+            for host, folders in found.items():
+                if host not in shipping:
+                    log.info("new host %s (%s): tailing it", host, ", ".join(folders))
+                    start_shipper(host, folders)
 
     app = http.build_app(live.store, registry, token=args.token)
     runner, bound = await http.start(app, listen_host, port)
@@ -199,7 +237,6 @@ async def _main(
     )
     print(f"mpwatch run: try: mpwatch timeline SERVER --api {url}", file=sys.stderr, flush=True)
 
-    stop, engine_stop = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
     def request_stop(*_args: object) -> None:
@@ -213,9 +250,15 @@ async def _main(
         except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
             signal.signal(sig, request_stop)
     engine_task = asyncio.ensure_future(live.run(engine_stop))
+    for host, folders in roots.items():
+        start_shipper(host, folders)
+    scanner = asyncio.ensure_future(watch_for_new_hosts())
     try:
-        await asyncio.gather(*(shipper.run(stop) for shipper in shippers))
+        await stop.wait()
+        await scanner
+        await asyncio.gather(*shipping.values())
     finally:
+        scanner.cancel()
         engine_stop.set()  # only now: a shipper's last send waits for the snapshot that holds it
         await engine_task
         await runner.cleanup()
