@@ -105,6 +105,9 @@ class ShipperConfig:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     once: bool = False
+    #: least seconds between two checkpoint writes (0: after every confirmed batch). A crash then
+    #: repeats at most this much more; ``mpwatch run`` uses 1 s (200 folders x fsync per line otherwise)
+    checkpoint_interval_s: float = 0.0
     tail: TailSettings = field(default_factory=TailSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -221,6 +224,7 @@ def validate(config: ShipperConfig) -> None:
         raise ConfigError(f"metrics_port: {config.metrics_port} is not a TCP port (0-65535)")
     if not config.state_dir:
         raise ConfigError("state_dir: must not be empty")
+    _at_least("checkpoint_interval_s", config.checkpoint_interval_s, 0)
     tail, batch, retry, kafka = config.tail, config.batch, config.retry, config.kafka
     _at_least("tail.max_line_bytes", tail.max_line_bytes, 64)
     _at_least("tail.read_chunk_bytes", tail.read_chunk_bytes, 512)

@@ -61,13 +61,20 @@ class Shipper:
         *,
         output: Output | None = None,
         clock: Callable[[], float] = time.monotonic,
+        external_hints: bool = False,
     ) -> None:
         self.config = config
+        #: True when the caller watches the folders and passes change hints in through ``hint`` (mpwatch
+        #: run: one watch over every host folder instead of one observer thread per shipper)
+        self.external_hints = external_hints
+        self._registry: FileRegistry | None = None
+        self._wake: asyncio.Event | None = None
         self.metrics = metrics
         self.output = output or open_output(config.output, host=config.host, kafka=config.kafka)
         self.clock = clock
         self.checkpointer = Checkpointer(config.state_dir)
         self._checkpoint_failing = False
+        self._last_save = float("-inf")
         tail = config.tail
         timers = (tail.multiline_idle_s, tail.rotate_wait_s, tail.identify_wait_s, tail.rescan_interval_s)
         self.tick = max(0.05, min(1.0, *timers) / 2)
@@ -94,15 +101,24 @@ class Shipper:
             give_up_s=config.retry.once_timeout_s if config.once else None,
         )
         wake = asyncio.Event()
+        self._registry, self._wake = registry, wake
         watcher = None
-        if not config.once:
+        if not config.once and not self.external_hints:
 
             def on_hint(path: str) -> None:
                 registry.hint(path)
                 wake.set()
 
-            watcher = Watcher(registry.provider.watch_roots(), on_hint, asyncio.get_running_loop())
-            watcher.start()
+            try:
+                watcher = Watcher(registry.provider.watch_roots(), on_hint, asyncio.get_running_loop())
+                watcher.start()
+            except OSError as exc:  # inotify instance limit, ...: the periodic rescan still finds changes
+                log.warning(
+                    "no change notifications (%s); relying on rescans every %.0f s",
+                    exc,
+                    config.tail.rescan_interval_s,
+                )
+                watcher = None
         await self._connect()
         next_scan = 0.0
         ended = False  # --once: the final flush of held records was done
@@ -139,7 +155,7 @@ class Shipper:
                     continue
 
                 registry.settle()  # nothing in flight: positions may pass lines without records
-                self._save(registry)
+                self._save(registry, force=stop.is_set() or config.once)
                 if stop.is_set():
                     break
                 if config.once:
@@ -152,7 +168,12 @@ class Shipper:
                     break
                 wake.clear()
                 if not registry.has_ready and not registry.scan_requested:
-                    await _wait_any(wake, stop, self.tick)
+                    # quiet (no timer pending): sleep until the next scan unless a notification comes
+                    quiet = watcher is not None or self.external_hints
+                    idle = (
+                        max(self.tick, next_scan - self.clock()) if quiet and not registry.needs_timers else 0
+                    )
+                    await _wait_any(wake, stop, idle or self.tick)
         finally:
             if sending is not None:  # only after an error: the batch stays unconfirmed
                 sending[1].cancel()
@@ -164,6 +185,12 @@ class Shipper:
             await self.output.close()
         summary.checkpoint_saved = not self._checkpoint_failing
         return summary
+
+    def hint(self, path: str) -> None:
+        """``path`` changed (a notification from the caller's own watcher): look at it now."""
+        if self._registry is not None and self._wake is not None:
+            self._registry.hint(path)
+            self._wake.set()
 
     async def _connect(self) -> None:
         """One eager connection attempt so a bad destination is reported at start, in one line."""
@@ -182,11 +209,16 @@ class Shipper:
         summary.records += len(batch)
         summary.batches += 1
 
-    def _save(self, registry: FileRegistry) -> None:
-        """Write the checkpoint if it changed. A failed write (disk full, no descriptors left) is logged
-        once and retried on the next round; delivery goes on (a crash meanwhile only repeats records)."""
+    def _save(self, registry: FileRegistry, *, force: bool = False) -> None:
+        """Write the checkpoint if it changed (and ``checkpoint_interval_s`` passed since the last write,
+        unless ``force``). A failed write (disk full, no descriptors left) is logged once and retried on
+        the next round; delivery goes on (a crash meanwhile only repeats records)."""
         if not registry.dirty:
             return
+        now = self.clock()
+        if not force and now - self._last_save < self.config.checkpoint_interval_s:
+            return
+        self._last_save = now
         try:
             written = self.checkpointer.save(registry.entries())
         except CheckpointError as exc:

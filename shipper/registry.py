@@ -142,6 +142,21 @@ class FileRegistry:
         self.handles.retry_starved()
         self.lag.update()
 
+    @property
+    def needs_timers(self) -> bool:
+        """True while some file waits on a timer (a held multi-line record, a rotated or deleted file
+        to finish, records not yet sent, a file to identify, a descriptor to get); when False the
+        pipeline may sleep until the next scan or notification."""
+        if self.identifier.waiting or self.handles.starved:
+            return True
+        for state in self.states.values():
+            tailer = state.tailer
+            if state.outbox or state.moved or state.gone:
+                return True
+            if tailer is not None and (tailer.holds_record or not tailer.at_eof or tailer.partial_bytes):
+                return True
+        return False
+
     def end_of_run(self) -> None:
         """End of a ``--once`` run: held multi-line records are shipped, and a last line ended by a bare CR
         (what ``parse`` counts as a line); rotated files (``.lo_``, never appended to again) are finished,

@@ -15,13 +15,36 @@ import os
 import threading
 from collections.abc import Callable
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 log = logging.getLogger("mpwatch.shipper")
 
 # the shipper's own reads must not wake it up again ("opened", "closed_no_write")
 _USEFUL = frozenset({"created", "modified", "moved", "deleted", "closed"})
+# ... nor even reach the kernel queue: the inotify mask only asks for these (with every event type, a
+# process reading thousands of files floods the queue with its own opens and closes until it overflows)
+_EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    FileClosedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
 
 
 class _Handler(FileSystemEventHandler):
@@ -67,7 +90,7 @@ class Watcher:
             if root in self._scheduled or not os.path.isdir(root):
                 continue
             try:
-                self._observer.schedule(self._handler, root, recursive=recursive)
+                self._observer.schedule(self._handler, root, recursive=recursive, event_filter=_EVENT_FILTER)
             except OSError as exc:  # e.g. inotify watch limit: the rescan still covers the folder
                 log.warning("cannot watch %s (%s); relying on periodic rescans", root, exc)
                 continue

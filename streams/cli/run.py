@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from shipper.config import ShipperConfig
 from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics
 from shipper.pipeline import Shipper
+from shipper.watcher import Watcher
 from streams import http
 from streams.cli.diagnose import parse_tz_option
 from streams.cli.help import description
@@ -57,7 +59,10 @@ log = logging.getLogger("mpwatch.run")
 
 DEFAULT_LISTEN = "127.0.0.1:8787"
 DEFAULT_STATE_DIR = "mpwatch-run-state"
-NEW_HOST_SCAN_S = 10.0  # how often the PATHs are listed again for host folders that appeared
+NEW_HOST_SCAN_S = 10.0
+#: least seconds between a host's checkpoint writes: records a crash makes the shipper read again are
+#: dropped by the engine's replay guard, so a longer interval costs nothing but re-reading
+CHECKPOINT_INTERVAL_S = 5.0  # how often the PATHs are listed again for host folders that appeared
 DEFAULT_HOLD_SECONDS = 10.0  # the logs already there are read within it; later zones rarely come
 
 
@@ -148,7 +153,30 @@ def shipper_config(host: str, roots: list[str], state_dir: str) -> ShipperConfig
         host=host,
         output="embedded://",
         state_dir=os.path.join(state_dir, "checkpoints", host),
+        checkpoint_interval_s=CHECKPOINT_INTERVAL_S,
     )
+
+
+def _watch(paths: list[str], on_hint: Callable[[str], None]) -> Watcher | None:
+    """One watchdog watch per given PATH (recursive) for every host's shipper, instead of an observer
+    thread per host; None (periodic rescans only) when notifications are unavailable."""
+    roots = [(os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or "."), True) for p in paths]
+    try:
+        watcher = Watcher(sorted(set(roots)), on_hint, asyncio.get_running_loop())
+        watcher.start()
+    except OSError as exc:
+        log.warning("no change notifications (%s); relying on rescans every 10 s", exc)
+        return None
+    return watcher
+
+
+async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _shipper_ended(host: str, task: asyncio.Future[Any], stop: asyncio.Event) -> None:
@@ -201,11 +229,28 @@ async def _main(
     registry.register(LabelledRegistries(shipper_registries))
     stop, engine_stop = asyncio.Event(), asyncio.Event()
     shipping: dict[str, asyncio.Future[Any]] = {}
+    shippers: dict[str, Shipper] = {}
+    prefixes: list[tuple[str, Shipper]] = []  # host folder (with a trailing separator) -> its shipper
+    look_for_hosts = asyncio.Event()
+
+    def on_hint(path: str) -> None:
+        """One watch over every PATH: hand each change to the shipper whose folder holds it."""
+        full = os.path.abspath(path)
+        for prefix, shipper in prefixes:
+            if full.startswith(prefix) or full + os.sep == prefix:
+                shipper.hint(full)
+                return
+        look_for_hosts.set()  # something outside every known host folder: maybe a new host
 
     def start_shipper(host: str, folders: list[str]) -> None:
         shipper_registries[host] = CollectorRegistry()
         config = shipper_config(host, folders, args.state_dir)
-        shipper = Shipper(config, ShipperMetrics(shipper_registries[host]), output=EngineOutput(live, host))
+        metrics = ShipperMetrics(shipper_registries[host])
+        shipper = Shipper(config, metrics, output=EngineOutput(live, host), external_hints=True)
+        shippers[host] = shipper
+        for folder in folders:
+            prefixes.append((os.path.join(os.path.abspath(folder), ""), shipper))
+        prefixes.sort(key=lambda item: -len(item[0]))
         task = shipping[host] = asyncio.ensure_future(shipper.run(stop))
         task.add_done_callback(lambda done: _shipper_ended(host, done, stop))
 
@@ -213,9 +258,11 @@ async def _main(
         """A host folder that appears later (a new management point) is tailed from then on."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), NEW_HOST_SCAN_S)
+                await asyncio.wait_for(_either(stop, look_for_hosts), NEW_HOST_SCAN_S)
             if stop.is_set():
                 return
+            await asyncio.sleep(0.5)  # a folder being copied in: let its first files land
+            look_for_hosts.clear()
             try:
                 found = host_roots(args.logs, hosts)
             except InputError:
@@ -250,6 +297,7 @@ async def _main(
         except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
             signal.signal(sig, request_stop)
     engine_task = asyncio.ensure_future(live.run(engine_stop))
+    watcher = _watch([*args.logs, *(path for _, path in hosts)], on_hint)
     for host, folders in roots.items():
         start_shipper(host, folders)
     scanner = asyncio.ensure_future(watch_for_new_hosts())
@@ -259,6 +307,8 @@ async def _main(
         await asyncio.gather(*shipping.values())
     finally:
         scanner.cancel()
+        if watcher is not None:
+            watcher.stop()
         engine_stop.set()  # only now: a shipper's last send waits for the snapshot that holds it
         await engine_task
         await runner.cleanup()
