@@ -185,7 +185,7 @@ class Series:
 class ServerState:
     """Everything the core remembers about one target server."""
 
-    __slots__ = ("latest_ts", "mp", "seen", "series", "server")
+    __slots__ = ("latest_ts", "mp", "seen", "series", "server", "version", "view_cache")
 
     def __init__(self, server: str) -> None:
         self.server = server
@@ -194,6 +194,8 @@ class ServerState:
         # (host, file_id) -> [newest event time, prevs, bounds]: applied chain intervals (applied.py)
         self.seen: dict[tuple[str, str], list[Any]] = {}
         self.series: dict[tuple[str, str], Series] = {}
+        self.version = 0  # counts applied events: what a read side caches is valid while it stays
+        self.view_cache: tuple[int, Any] | None = None  # (version, what streams.core.view derived)
 
     def apply(self, ev: Event) -> bool:
         """Apply one event; False when it had been applied before (nothing changes)."""
@@ -217,6 +219,7 @@ class ServerState:
         latest = self.latest_ts
         if latest is None or ts > latest:
             self.latest_ts = ts
+        self.version += 1
         return True
 
     def _forget_oldest_file(self) -> None:

@@ -43,13 +43,21 @@ def build_view(states: Iterable[ServerState] | Reducer, now: int | None) -> dict
 
 
 def server_view(state: ServerState, now: int) -> dict[str, Any]:
-    events = state.events()
+    """One server's entry. The timeline does not depend on ``now``: it is built once per state version
+    and shared by later views (treat it as read-only); only the rules are evaluated per call."""
+    cached = state.view_cache
+    if cached is not None and cached[0] == state.version:
+        events, timeline = cached[1]
+    else:
+        events = state.events()
+        timeline = _timeline(state, events)
+        state.view_cache = (state.version, (events, timeline))
     verdict = evaluate(events, now)
     return {
         "server": state.server,
         "state": verdict.state,
         "diagnoses": [_diagnosis(f) for f in verdict.findings],
-        "timeline": _timeline(state, events),
+        "timeline": timeline,
     }
 
 
