@@ -62,7 +62,7 @@ DEFAULT_STATE_DIR = "mpwatch-run-state"
 NEW_HOST_SCAN_S = 10.0
 #: least seconds between a host's checkpoint writes: records a crash makes the shipper read again are
 #: dropped by the engine's replay guard, so a longer interval costs nothing but re-reading
-CHECKPOINT_INTERVAL_S = 5.0  # how often the PATHs are listed again for host folders that appeared
+CHECKPOINT_INTERVAL_S = 30.0  # how often the PATHs are listed again for host folders that appeared
 DEFAULT_HOLD_SECONDS = 10.0  # the logs already there are read within it; later zones rarely come
 
 
@@ -170,6 +170,15 @@ def _watch(paths: list[str], on_hint: Callable[[str], None]) -> Watcher | None:
     return watcher
 
 
+def _top_level(paths: list[str]) -> set[str]:
+    """The entries right inside each PATH (cheap; a change means a host folder may have appeared)."""
+    names: set[str] = set()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            names.update(os.path.join(path, name) for name in os.listdir(path))
+    return names
+
+
 async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
     waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
     try:
@@ -254,6 +263,8 @@ async def _main(
         task = shipping[host] = asyncio.ensure_future(shipper.run(stop))
         task.add_done_callback(lambda done: _shipper_ended(host, done, stop))
 
+    known_top = _top_level(args.logs)
+
     async def watch_for_new_hosts() -> None:
         """A host folder that appears later (a new management point) is tailed from then on."""
         while not stop.is_set():
@@ -263,6 +274,11 @@ async def _main(
                 return
             await asyncio.sleep(0.5)  # a folder being copied in: let its first files land
             look_for_hosts.clear()
+            listing = _top_level(args.logs)
+            if listing == known_top:  # nothing new at the top: no walk of every host folder
+                continue
+            known_top.clear()
+            known_top.update(listing)
             try:
                 found = host_roots(args.logs, hosts)
             except InputError:
