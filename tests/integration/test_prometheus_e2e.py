@@ -193,3 +193,53 @@ def test_every_server_detail_panel_returns_data_for_some_server(stack: dict[str,
     for title, expr in _exprs("server-detail.json"):
         answered = [s for s in servers if instant(prom, re.sub(r"\$server\b", s, expr))]
         assert answered, title
+
+
+@pytest.fixture(scope="module")
+def run_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real ``mpwatch run`` process over the demo log set, scraped by a real Prometheus."""
+    from tests.integration.run_proc import start_run
+
+    prometheus = require_tool("prometheus")
+    tmp = tmp_path_factory.mktemp("prom-run")
+    service = start_run(write_logset("demo", tmp / "logs"), tmp / "state", tmp / "run.log")
+    prom_port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ROOT / "deploy" / "prometheus" / "rules" / "*.yml")],
+        "scrape_configs": [
+            {
+                "job_name": "mpwatch-run",
+                "static_configs": [{"targets": [service.url.removeprefix("http://")]}],
+            }
+        ],
+    }
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    prom = start(
+        [
+            prometheus,
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        tmp / "prometheus.log",
+    )
+    try:
+        yield {"prometheus": f"http://127.0.0.1:{prom_port}", "run": service.url}
+    finally:
+        stop(prom)
+        service.stop()
+
+
+def test_mpwatch_run_scraped_by_prometheus_fires_the_headline_alert(run_stack: dict[str, str]) -> None:
+    prom = run_stack["prometheus"]
+
+    def retrying() -> list[dict[str, Any]]:
+        return [a for a in alerts(prom) if a["labels"]["alertname"] == ALERT and a["state"] == "firing"]
+
+    firing = wait_for(f"{ALERT} firing from mpwatch run's metrics", retrying)
+    assert {a["labels"]["server"] for a in firing} == {RETRYING}
+    states = {r["metric"]["server"]: r["metric"]["state"] for r in instant(prom, "mpwatch_server_state == 1")}
+    assert states[RETRYING] == "stuck" and states["MGTPOINT2"] == "failed"
+    shipped = instant(prom, "sum by (host) (mpwatch_shipper_records_shipped_total)")
+    assert {r["metric"]["host"] for r in shipped} >= {"SERVER1", RETRYING}
