@@ -19,11 +19,11 @@ import sys
 from collections.abc import Sequence
 
 from streams import __version__
-from streams.cli import diagnose, parse, records, ship
+from streams.cli import diagnose, parse, records, ship, worker
 from streams.errors import MpwatchError
 
 #: the sub-command modules, in the order ``mpwatch --help`` lists them
-SUBCOMMANDS = (parse, diagnose, ship, records)
+SUBCOMMANDS = (parse, diagnose, ship, records, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@
 * **timer** (every ``tick_seconds``): ``Correlator.tick`` for held local-time records and a re-evaluation
   of time rules against the wall clock for this worker's servers.
 
-Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw string keys, so a table key
+Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw byte keys (the name), so a table key
 serialises exactly like the topic key that partitioned it and ``app.router`` finds the owning worker.
 Decoded objects are cached per worker and dropped on every rebalance (a partition may have moved).
 
@@ -61,7 +61,7 @@ class TableStore:
     def load(self, server: str) -> ServerState | None:
         state = self.cache.get(server)
         if state is None:
-            raw = self.table.get(server)
+            raw = self.table.get(server.encode())
             if raw is None:
                 return None
             state = self.cache[server] = ServerState.from_dict(orjson.loads(raw))
@@ -69,7 +69,7 @@ class TableStore:
 
     def save(self, state: ServerState) -> None:
         self.cache[state.server] = state
-        self.table[state.server] = orjson.dumps(state.to_dict())
+        self.table[state.server.encode()] = orjson.dumps(state.to_dict())
 
     def servers(self) -> list[ServerState]:
         out = []
@@ -114,9 +114,9 @@ class Worker:
         self.records = app.topic(s.topics.records, key_serializer="raw", value_serializer="raw")
         self.events = app.topic(s.topics.events, key_serializer="raw", value_serializer="raw")
         self.health = app.topic(s.topics.health, key_serializer="raw", value_serializer="raw")
-        raw = faust.Schema(key_serializer="raw", value_serializer="raw")
-        self.correlators = app.Table("correlators", partitions=s.partitions, schema=raw)
-        self.servers = app.Table("servers", partitions=s.partitions, schema=raw)
+        # key_type/value_type bytes = raw serializers (changelog keys equal the topic keys)
+        self.correlators = app.Table("correlators", partitions=s.partitions, key_type=bytes, value_type=bytes)
+        self.servers = app.Table("servers", partitions=s.partitions, key_type=bytes, value_type=bytes)
         self.store = TableStore(self.servers)
         register_state_metrics(self.registry, self.store)
         self._correlators: dict[str, Correlator] = {}
@@ -132,7 +132,7 @@ class Worker:
     def correlator(self, host: str) -> Correlator:
         correlator = self._correlators.get(host)
         if correlator is None:
-            raw = self.correlators.get(host)
+            raw = self.correlators.get(host.encode())
             hold = self.settings.hold_seconds
             if raw is None:
                 correlator = Correlator(host, fallback=self._fallback, hold_seconds=hold)
@@ -170,7 +170,7 @@ class Worker:
             correlator = self.correlator(host)
             events = correlator.feed_many(FileRef(h.file_id, h.name, h.kind), records)
             await self._send_events(events)
-            self.correlators[host] = orjson.dumps(correlator.state())
+            self.correlators[host.encode()] = orjson.dumps(correlator.state())
             yield len(events)
 
     async def _send_events(self, events: list[Event]) -> None:
@@ -209,7 +209,7 @@ class Worker:
             events = correlator.tick(now)
             if events or correlator.held:
                 await self._send_events(events)
-                self.correlators[host] = orjson.dumps(correlator.state())
+                self.correlators[host.encode()] = orjson.dumps(correlator.state())
         for state in self.store.servers():
             await self._publish(state, now)
         self.metrics.table_size.labels("correlators").set(len(self.correlators))
