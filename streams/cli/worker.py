@@ -56,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO)
         log.info("created topics: %s", ", ".join(created))
     app = build_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level.upper(), web_port=settings.web_port)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper())
     worker.execute_from_commandline()  # handles SIGTERM/SIGINT: stops the app and exits
     return 0
