@@ -9,7 +9,9 @@
   events are ignored by the state itself), state written to table ``servers``; a change of health
   (state or active codes) is published to the ``health`` topic, one JSON object per change.
 * **timer** (every ``tick_seconds``): ``Correlator.tick`` for held local-time records and a re-evaluation
-  of time rules against the wall clock for this worker's servers.
+  of time rules against the wall clock for this worker's servers. Faust allows table writes only inside
+  stream iteration, so the timer changes cached objects and sends events; the tables catch up with the
+  next message of that key (a restart in between repeats released events, which are idempotent).
 
 Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw byte keys (the name), so a table key
 serialises exactly like the topic key that partitioned it and ``app.router`` finds the owning worker.
@@ -206,10 +208,10 @@ class Worker:
         now = wall_clock_us()
         for host in [_key(k) for k in list(self.correlators.keys())]:
             correlator = self.correlator(host)
-            events = correlator.tick(now)
-            if events or correlator.held:
-                await self._send_events(events)
-                self.correlators[host.encode()] = orjson.dumps(correlator.state())
+            # Faust lets only a stream write a table: the timer changes the cached correlator only, and
+            # the table catches up at that host's next batch. Until then a restart restores the held
+            # records and releases them again: the same events, ignored by ServerState.apply.
+            await self._send_events(correlator.tick(now))
         for state in self.store.servers():
             await self._publish(state, now)
         self.metrics.table_size.labels("correlators").set(len(self.correlators))
