@@ -13,8 +13,9 @@
   stream iteration, so the timer changes cached objects and sends events; the tables catch up with the
   next message of that key (a restart in between repeats released events, which are idempotent).
 
-Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw byte keys (the name), so a table key
-serialises exactly like the topic key that partitioned it and ``app.router`` finds the owning worker.
+Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw byte keys (the name), so a
+table key serialises exactly like the topic key that partitioned it and
+``app.router`` finds the owning worker.
 Decoded objects are cached per worker and dropped on every rebalance (a partition may have moved).
 
 Web views: ``/api/servers/{server}`` is routed to the worker owning the canonical server name (as
@@ -28,6 +29,7 @@ import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 import faust
 import orjson
 from faust.exceptions import SameNode
@@ -139,7 +141,9 @@ class Worker:
             if raw is None:
                 correlator = Correlator(host, fallback=self._fallback, hold_seconds=hold)
             else:
-                correlator = Correlator.from_state(orjson.loads(raw), fallback=self._fallback, hold_seconds=hold)
+                correlator = Correlator.from_state(
+                    orjson.loads(raw), fallback=self._fallback, hold_seconds=hold
+                )
             self._correlators[host] = correlator
         return correlator
 
@@ -158,7 +162,9 @@ class Worker:
                 continue
             except WireFormatError as exc:
                 self.metrics.malformed.labels("wire_format").inc()
-                log.warning("partition %s offset %s: malformed, skipped: %s", message.partition, message.offset, exc)
+                log.warning(
+                    "partition %s offset %s: malformed, skipped: %s", message.partition, message.offset, exc
+                )
                 continue
             h = batch.header
             host = canonical_server(h.host) or "UNKNOWN"
@@ -166,7 +172,9 @@ class Worker:
                 records = wire.parse_records(batch)
             except Exception as exc:  # a parser failure on one batch must not stop the stream
                 self.metrics.malformed.labels("parse").inc()
-                log.warning("partition %s offset %s: unparsable, skipped: %r", message.partition, message.offset, exc)
+                log.warning(
+                    "partition %s offset %s: unparsable, skipped: %r", message.partition, message.offset, exc
+                )
                 continue
             self.metrics.records_in.inc(len(records))
             correlator = self.correlator(host)
@@ -277,7 +285,9 @@ class Worker:
         @app.page("/metrics")
         class Metrics(View):
             async def get(self, request: Request) -> Response:
-                return self.bytes(generate_latest(worker.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+                return self.bytes(
+                    generate_latest(worker.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0]
+                )
 
     async def _remote_rows(self, request: Request) -> list[list[dict[str, Any]]]:
         """Rows of every other worker holding partitions of ``servers``."""
@@ -292,7 +302,9 @@ class Worker:
             if "now" in request.query:
                 target += f"?now={request.query['now']}"
             try:
-                async with self.app.http_client.get(target, timeout=5) as response:
+                async with self.app.http_client.get(
+                    target, timeout=aiohttp.ClientTimeout(total=5)
+                ) as response:
                     out.append((await response.json())["servers"])
             except Exception as exc:
                 log.warning("cannot gather rows from %s: %r", url, exc)

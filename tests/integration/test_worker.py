@@ -30,12 +30,13 @@ import pytest
 from shipper.config import ShipperConfig, validate
 from streams.loader import discover
 from streams.offline import run
+from tests.fixtures.logsets import SCENARIOS as ALL
 from tests.fixtures.logsets import write_logset
 from tests.shipper_harness import REPO, ship_once_async
 
 pytestmark = pytest.mark.kafka
 
-SCENARIOS = ("success", "install_retrying", "concurrent_installs", "sql_access_group")
+SCENARIOS = tuple(ALL)
 
 
 def free_port() -> int:
