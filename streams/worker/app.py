@@ -108,6 +108,8 @@ class Worker:
             topic_partitions=s.partitions,
             topic_replication_factor=s.replication,
             broker_max_poll_records=s.max_poll_records,
+            broker_session_timeout=10.0,  # a killed worker's partitions move within seconds
+            broker_heartbeat_interval=3.0,
             topic_allow_declare=False,
             key_serializer="raw",
             value_serializer="raw",

@@ -214,3 +214,16 @@ async def test_sigterm_stops_the_worker_cleanly(tmp_path: Path, kafka_bootstrap:
     with running(worker):
         assert worker.get_json("/api/servers")[1]["servers"] == []
         assert worker.stop() == 0
+
+
+async def test_two_workers_then_one_killed_the_survivor_answers(tmp_path: Path, kafka_bootstrap: str) -> None:
+    folder = write_logset("concurrent_installs", tmp_path / "logs", style="text")
+    view = oracle(folder)
+    name = tag()
+    first, second = WorkerProc(tmp_path, kafka_bootstrap, name), WorkerProc(tmp_path, kafka_bootstrap, name)
+    with running(first, second):
+        await ship(folder, f"kafka://{kafka_bootstrap}/{first.records}", tmp_path / "state")
+        await asyncio.to_thread(wait_equal, first, view, 150)  # each answers for every server (routed)
+        await asyncio.to_thread(wait_equal, second, view, 30)
+        first.stop(signal.SIGKILL)
+        await asyncio.to_thread(wait_equal, second, view, 150)  # recovered from the changelogs
