@@ -40,14 +40,16 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.worker.app import TABLES, build_app
     from streams.worker.settings import load_settings
-    from streams.worker.topics import ensure_topics, worker_topics
+    from streams.worker.topics import TopicSpec, ensure_topics, worker_topics
 
     settings = load_settings(
         args.config,
         {"broker": args.broker, "web_port": args.web_port, "data_dir": args.data_dir, "store": args.store},
     )
     try:
-        created = asyncio.run(ensure_topics(settings, worker_topics(settings, TABLES)))
+        # Faust's leader-election topic too: with topic_allow_declare off it would never exist
+        leader = TopicSpec(f"{settings.app_id}-__assignor-__leader", 1)
+        created = asyncio.run(ensure_topics(settings, [*worker_topics(settings, TABLES), leader]))
     except WorkerError:
         raise
     except Exception as exc:  # anything else the admin client raises: still one line

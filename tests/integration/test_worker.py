@@ -54,7 +54,7 @@ class WorkerProc:
         self.config.write_text(
             f'broker = "{bootstrap}"\napp_id = "{tag}"\nstore = "memory://"\n'
             f'data_dir = "{tmp / f"data-{self.port}"}"\nweb_port = {self.port}\npartitions = 3\n'
-            f'hold_seconds = 1.0\ntick_seconds = 0.5\nlog_level = "warning"\n'
+            f'hold_seconds = 1.0\ntick_seconds = 0.5\nlog_level = "info"\n'
             f'[topics]\nrecords = "{tag}-records"\nevents = "{tag}-events"\nhealth = "{tag}-health"\n'
         )
         self.log = tmp / f"worker-{self.port}.log"
@@ -148,10 +148,20 @@ def wait_equal(worker: WorkerProc, view: dict[str, Any], timeout: float = 90) ->
         names = sorted(row["server"] for row in listed[1]["servers"])
         if got == expected and names == sorted(expected):
             return
-        last = (got, names)
+        last = (got, names, {n: a for n, a in answers.items() if a[0] != 200})
         time.sleep(0.5)
-    diff = {n: (expected[n], last[0].get(n)) for n in expected if last[0].get(n) != expected[n]}
-    raise AssertionError(f"worker never matched the oracle: names={last[1]} diff={diff}")
+    diff = {n: _diff(expected[n], last[0].get(n)) for n in expected if last[0].get(n) != expected[n]}
+    raise AssertionError(f"worker never matched the oracle: names={last[1]} diff={diff} errors={last[2]}")
+
+
+def _diff(want: dict[str, Any], got: dict[str, Any] | None) -> Any:
+    if got is None:
+        return "no answer"
+    keys = [k for k in want if want[k] != got.get(k)]
+    if keys == ["timeline"]:
+        w, g = want["timeline"], got["timeline"]
+        return {"timeline": (len(w), len(g), [e for e in w if e not in g][:3], [e for e in g if e not in w][:3])}
+    return {k: (want[k], got.get(k)) for k in keys}
 
 
 def metric(worker: WorkerProc, name: str) -> float:
