@@ -27,14 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import faust
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from faust.exceptions import SameNode
+from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from yarl import URL
 
 from streams import api, wire
 from streams.core.correlator import Correlator, FileRef, site_fallback
@@ -58,8 +62,9 @@ def _key(key: Any) -> str:
 class TableStore:
     """A ``StateStore`` over this worker's partitions of table ``servers`` (wall-clock now)."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, owned: Callable[[str], bool] = lambda server: True) -> None:
         self.table = table
+        self.owned = owned  # a memory:// table keeps revoked partitions' keys: hide them
         self.cache: dict[str, ServerState] = {}
 
     def load(self, server: str) -> ServerState | None:
@@ -78,6 +83,8 @@ class TableStore:
     def servers(self) -> list[ServerState]:
         out = []
         for key in list(self.table.keys()):
+            if not self.owned(_key(key)):
+                continue
             state = self.load(_key(key))
             if state is not None:
                 out.append(state)
@@ -123,7 +130,7 @@ class Worker:
         # key_type/value_type bytes = raw serializers (changelog keys equal the topic keys)
         self.correlators = app.Table("correlators", partitions=s.partitions, key_type=bytes, value_type=bytes)
         self.servers = app.Table("servers", partitions=s.partitions, key_type=bytes, value_type=bytes)
-        self.store = TableStore(self.servers)
+        self.store = TableStore(self.servers, self.owns)
         register_state_metrics(self.registry, self.store)
         self._correlators: dict[str, Correlator] = {}
         self._health: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -269,11 +276,11 @@ class Worker:
                 except ApiError as exc:
                     return error(self, exc)
                 try:
-                    return await app.router.route_req(worker.servers.name, name, self.web, request)
+                    return await worker.route(name, self.web, request)
                 except SameNode:
                     pass
                 except Exception as exc:  # no assignment yet (starting, rebalancing): answer locally
-                    log.warning("routing %s: %r", name, exc)
+                    log.warning("routing %s: %r", name, exc, exc_info=True)
                 try:
                     return self.json(api.get_server(worker.store, name, now))
                 except ApiError as exc:
@@ -290,6 +297,32 @@ class Worker:
                 return self.bytes(
                     generate_latest(worker.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0]
                 )
+
+    def owner(self, server: str) -> URL | None:
+        """Web URL of the worker owning ``server`` in table ``servers`` (None: not assigned yet).
+
+        ``app.router.key_store`` asks the producer's metadata for the changelog's partition count, which
+        a worker that never wrote to that changelog does not have (TypeError); every topic has
+        ``settings.partitions`` partitions, so the partition is computed with the producer's own
+        partitioner and looked up in the assignor's partition -> URL map."""
+        partitions = list(range(self.settings.partitions))
+        partition = DefaultPartitioner()(server.encode(), partitions, partitions)
+        url = self.app.assignor._tps_url.get(TP(self.servers.changelog_topic.get_topic_name(), partition))  # type: ignore[attr-defined]
+        return URL(url) if url else None
+
+    def owns(self, server: str) -> bool:
+        """True when this worker owns ``server`` (or nobody is known to: before the first assignment)."""
+        url = self.owner(server)
+        return url is None or self.app.router._urlident(url) == self.app.router._urlident(  # type: ignore[attr-defined]
+            self.app.conf.canonical_url
+        )
+
+    async def route(self, server: str, web: Any, request: Request) -> Response:
+        """Forward to the owner of ``server``; SameNode when that is this worker or none is known."""
+        url = self.owner(server)
+        if url is None:
+            raise SameNode()
+        return await self.app.router._route_req(url, web, request)  # type: ignore[attr-defined]
 
     async def _remote_rows(self, request: Request) -> list[list[dict[str, Any]]]:
         """Rows of every other worker holding partitions of ``servers``."""

@@ -160,7 +160,8 @@ def _diff(want: dict[str, Any], got: dict[str, Any] | None) -> Any:
     keys = [k for k in want if want[k] != got.get(k)]
     if keys == ["timeline"]:
         w, g = want["timeline"], got["timeline"]
-        return {"timeline": (len(w), len(g), [e for e in w if e not in g][:3], [e for e in g if e not in w][:3])}
+        missing, extra = [e for e in w if e not in g][:3], [e for e in g if e not in w][:3]
+        return {"timeline": (len(w), len(g), missing, extra)}
     return {k: (want[k], got.get(k)) for k in keys}
 
 
