@@ -218,6 +218,28 @@ async def test_malformed_message_is_counted_and_skipped(tmp_path: Path, kafka_bo
         await asyncio.to_thread(wait_equal, worker, view)
         assert metric(worker, 'mpwatch_malformed_total{reason="wire_format"}') == 1
         assert metric(worker, "mpwatch_wire_version_rejected_total") == 1
+        health = await read_health(kafka_bootstrap, worker.records.replace("-records", "-health"))
+        assert set(health) == {entry["server"] for entry in view["servers"]}
+        for key, change in health.items():  # the last change per server is keyed by it and names it
+            assert change["server"] == key and {"state", "codes", "now"} <= set(change)
+
+
+async def read_health(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
+    """Last health change per key on ``topic`` (read until 3 s pass without a message)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    last: dict[str, dict[str, Any]] = {}
+    try:
+        while batch := await consumer.getmany(timeout_ms=3000):
+            for messages in batch.values():
+                for message in messages:
+                    assert message.key is not None and message.value is not None
+                    last[message.key.decode()] = orjson.loads(message.value)
+    finally:
+        await consumer.stop()
+    return last
 
 
 async def test_sigterm_stops_the_worker_cleanly(tmp_path: Path, kafka_bootstrap: str) -> None:
