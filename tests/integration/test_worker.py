@@ -258,5 +258,11 @@ async def test_two_workers_then_one_killed_the_survivor_answers(tmp_path: Path, 
         await ship(folder, f"kafka://{kafka_bootstrap}/{first.records}", tmp_path / "state")
         await asyncio.to_thread(wait_equal, first, view, 150)  # each answers for every server (routed)
         await asyncio.to_thread(wait_equal, second, view, 30)
-        first.stop(signal.SIGKILL)
-        await asyncio.to_thread(wait_equal, second, view, 150)  # recovered from the changelogs
+        # kill the worker holding more servers, so the survivor must recover them from the changelogs
+        owned = {w: len(w.get_json("/api/servers/local")[1]["servers"]) for w in (first, second)}
+        victim = max(owned, key=lambda w: owned[w])
+        survivor = second if victim is first else first
+        assert owned[victim] > 0
+        victim.stop(signal.SIGKILL)
+        await asyncio.to_thread(wait_equal, survivor, view, 150)
+        assert len(survivor.get_json("/api/servers/local")[1]["servers"]) == len(view["servers"])
