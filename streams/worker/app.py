@@ -280,7 +280,7 @@ class Worker:
                 except SameNode:
                     pass
                 except Exception as exc:  # no assignment yet (starting, rebalancing): answer locally
-                    log.warning("routing %s: %r", name, exc, exc_info=True)
+                    log.warning("routing %s: %r", name, exc)
                 try:
                     return self.json(api.get_server(worker.store, name, now))
                 except ApiError as exc:

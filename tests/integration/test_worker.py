@@ -46,13 +46,15 @@ def free_port() -> int:
 
 
 class WorkerProc:
-    def __init__(self, tmp: Path, bootstrap: str, tag: str, port: int | None = None) -> None:
+    def __init__(
+        self, tmp: Path, bootstrap: str, tag: str, port: int | None = None, store: str = "memory://"
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.records = f"{tag}-records"
         self.config = tmp / f"worker-{self.port}.toml"
         self.config.write_text(
-            f'broker = "{bootstrap}"\napp_id = "{tag}"\nstore = "memory://"\n'
+            f'broker = "{bootstrap}"\napp_id = "{tag}"\nstore = "{store}"\n'
             f'data_dir = "{tmp / f"data-{self.port}"}"\nweb_port = {self.port}\npartitions = 3\n'
             f'hold_seconds = 1.0\ntick_seconds = 0.5\nlog_level = "info"\n'
             f'[topics]\nrecords = "{tag}-records"\nevents = "{tag}-events"\nhealth = "{tag}-health"\n'
@@ -266,3 +268,12 @@ async def test_two_workers_then_one_killed_the_survivor_answers(tmp_path: Path, 
         victim.stop(signal.SIGKILL)
         await asyncio.to_thread(wait_equal, survivor, view, 150)
         assert len(survivor.get_json("/api/servers/local")[1]["servers"]) == len(view["servers"])
+
+
+async def test_rocksdb_store_answers_like_the_oracle(tmp_path: Path, kafka_bootstrap: str) -> None:
+    folder = write_logset("install_retrying", tmp_path / "logs", style="text")
+    view = oracle(folder)
+    worker = WorkerProc(tmp_path, kafka_bootstrap, tag(), store="rocksdb://")
+    with running(worker):
+        await ship(folder, f"kafka://{kafka_bootstrap}/{worker.records}", tmp_path / "state")
+        await asyncio.to_thread(wait_equal, worker, view)
