@@ -10,6 +10,7 @@ the offline engine, ...); the shells never import the command line. Where each s
 - ``mpwatch records``  -> ``streams.wire`` (what was shipped, decoded)
 - ``mpwatch run``      -> ``streams.embedded`` + ``streams.http`` (the embedded default: tail, engine, API)
 - ``mpwatch timeline`` -> ``streams.render`` over the query API of a running service
+- ``mpwatch worker``   -> ``streams.worker`` (the distributed shell: Faust agents over Kafka)
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import sys
 from collections.abc import Sequence
 
 from streams import __version__
-from streams.cli import diagnose, parse, records, run, ship, timeline
+from streams.cli import diagnose, parse, records, run, ship, timeline, worker
 from streams.errors import MpwatchError
 
 #: the sub-command modules, in the order ``mpwatch --help`` lists them
-SUBCOMMANDS = (run, timeline, diagnose, parse, ship, records)
+SUBCOMMANDS = (run, timeline, diagnose, parse, ship, records, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

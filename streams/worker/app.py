@@ -1,0 +1,353 @@
+"""The Faust app of the distributed shell: two agents, two tables, a timer and the web views.
+
+* **stage 1** (``records`` topic, key = source host, raw wire bytes): ``wire.decode`` (a malformed
+  message is counted in ``PipelineMetrics.malformed``, logged with partition and offset, and skipped),
+  ``parse_records``, the host's ``Correlator`` (restored from table ``correlators`` with
+  ``Correlator.from_state``), ``feed_many``; each event goes to the ``events`` topic keyed by its target
+  server. The correlator's new state is written only after the broker acknowledged the events.
+* **stage 2** (``events`` topic, key = target server): ``ServerState.apply`` (idempotent: repeated
+  events are ignored by the state itself), state written to table ``servers``; a change of health
+  (state or active codes) is published to the ``health`` topic, one JSON object per change.
+* **timer** (every ``tick_seconds``): ``Correlator.tick`` for held local-time records and a re-evaluation
+  of time rules against the wall clock for this worker's servers. Faust allows table writes only inside
+  stream iteration, so the timer changes cached objects and sends events; the tables catch up with the
+  next message of that key (a restart in between repeats released events, which are idempotent).
+
+Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw byte keys (the name), so a
+table key serialises exactly like the topic key that partitioned it and
+``app.router`` finds the owning worker.
+Decoded objects are cached per worker and dropped on every rebalance (a partition may have moved).
+
+Web views: ``/api/servers/{server}`` is routed to the worker owning the canonical server name (as
+``@app.table_route`` does, but after canonicalising the name); ``/api/servers`` merges this worker's
+rows with ``/api/servers/local`` of every other worker listed in ``app.router.table_metadata``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import faust
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+from faust.exceptions import SameNode
+from faust.types import TP
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from yarl import URL
+
+from streams import api, wire
+from streams.core.correlator import Correlator, FileRef, site_fallback
+from streams.core.events import Event, iso
+from streams.core.reducer import ServerState
+from streams.core.servers import canonical_server
+from streams.errors import ApiError, WireFormatError, WireVersionError
+from streams.metrics import PipelineMetrics, register_state_metrics
+from streams.store import wall_clock_us
+from streams.worker.settings import WorkerSettings
+
+log = logging.getLogger("mpwatch.worker")
+
+TABLES = ("correlators", "servers")
+
+
+def _key(key: Any) -> str:
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+
+
+class TableStore:
+    """A ``StateStore`` over this worker's partitions of table ``servers`` (wall-clock now)."""
+
+    def __init__(self, table: Any, owned: Callable[[str], bool] = lambda server: True) -> None:
+        self.table = table
+        self.owned = owned  # a memory:// table keeps revoked partitions' keys: hide them
+        self.cache: dict[str, ServerState] = {}
+
+    def load(self, server: str) -> ServerState | None:
+        state = self.cache.get(server)
+        if state is None:
+            raw = self.table.get(server.encode())
+            if raw is None:
+                return None
+            state = self.cache[server] = ServerState.from_dict(orjson.loads(raw))
+        return state
+
+    def save(self, state: ServerState) -> None:
+        self.cache[state.server] = state
+        self.table[state.server.encode()] = orjson.dumps(state.to_dict())
+
+    def servers(self) -> list[ServerState]:
+        out = []
+        for key in list(self.table.keys()):
+            if not self.owned(_key(key)):
+                continue
+            state = self.load(_key(key))
+            if state is not None:
+                out.append(state)
+        return out
+
+    def get(self, name: str) -> ServerState | None:
+        return self.load(canonical_server(name))
+
+    def now(self) -> int:
+        return wall_clock_us()
+
+
+class Worker:
+    """Everything one worker process holds; ``app`` is the Faust app."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        s = settings
+        self.app = faust.App(
+            s.app_id,
+            broker=[f"kafka://{b}" for b in s.brokers()],
+            store=s.store,
+            datadir=s.data_dir,
+            web_host=s.web_host,
+            web_port=s.web_port,
+            canonical_url=f"http://{s.web_host}:{s.web_port}",
+            processing_guarantee="at_least_once",
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication,
+            broker_max_poll_records=s.max_poll_records,
+            broker_session_timeout=10.0,  # a killed worker's partitions move within seconds
+            broker_heartbeat_interval=3.0,
+            topic_allow_declare=False,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        app = self.app
+        self.registry = CollectorRegistry()
+        self.metrics = PipelineMetrics(self.registry)
+        self.records = app.topic(s.topics.records, key_serializer="raw", value_serializer="raw")
+        self.events = app.topic(s.topics.events, key_serializer="raw", value_serializer="raw")
+        self.health = app.topic(s.topics.health, key_serializer="raw", value_serializer="raw")
+        # key_type/value_type bytes = raw serializers (changelog keys equal the topic keys)
+        self.correlators = app.Table("correlators", partitions=s.partitions, key_type=bytes, value_type=bytes)
+        self.servers = app.Table("servers", partitions=s.partitions, key_type=bytes, value_type=bytes)
+        self.store = TableStore(self.servers, self.owns)
+        register_state_metrics(self.registry, self.store)
+        self._correlators: dict[str, Correlator] = {}
+        self._health: dict[str, tuple[str, tuple[str, ...]]] = {}
+        app.agent(self.records, name="stage1-records")(self.stage1)
+        app.agent(self.events, name="stage2-events")(self.stage2)
+        app.timer(s.tick_seconds)(self.timer)
+        app.on_partitions_revoked.connect(self._on_rebalance)
+        app.on_partitions_assigned.connect(self._on_rebalance)
+        self._pages()
+
+    # ------------------------------------------------------------------ stage 1
+    def correlator(self, host: str) -> Correlator:
+        correlator = self._correlators.get(host)
+        if correlator is None:
+            raw = self.correlators.get(host.encode())
+            hold = self.settings.hold_seconds
+            if raw is None:
+                correlator = Correlator(host, fallback=self._fallback, hold_seconds=hold)
+            else:
+                correlator = Correlator.from_state(
+                    orjson.loads(raw), fallback=self._fallback, hold_seconds=hold
+                )
+            self._correlators[host] = correlator
+        return correlator
+
+    def _fallback(self) -> tuple[int, str]:
+        return site_fallback(self._correlators.values())
+
+    async def stage1(self, stream: Any) -> Any:
+        async for event in stream.events():
+            message = event.message
+            try:
+                batch = wire.decode(event.value)
+            except WireVersionError as exc:
+                self.metrics.wire_version_rejected.inc()
+                self.metrics.malformed.labels("wire_version").inc()
+                log.warning("partition %s offset %s: skipped: %s", message.partition, message.offset, exc)
+                continue
+            except WireFormatError as exc:
+                self.metrics.malformed.labels("wire_format").inc()
+                log.warning(
+                    "partition %s offset %s: malformed, skipped: %s", message.partition, message.offset, exc
+                )
+                continue
+            h = batch.header
+            host = canonical_server(h.host) or "UNKNOWN"
+            try:
+                records = wire.parse_records(batch)
+            except Exception as exc:  # a parser failure on one batch must not stop the stream
+                self.metrics.malformed.labels("parse").inc()
+                log.warning(
+                    "partition %s offset %s: unparsable, skipped: %r", message.partition, message.offset, exc
+                )
+                continue
+            self.metrics.records_in.inc(len(records))
+            correlator = self.correlator(host)
+            events = correlator.feed_many(FileRef(h.file_id, h.name, h.kind), records)
+            await self._send_events(events)
+            self.correlators[host.encode()] = orjson.dumps(correlator.state())
+            yield len(events)
+
+    async def _send_events(self, events: list[Event]) -> None:
+        futures = [
+            await self.events.send(key=ev.server.encode(), value=orjson.dumps(ev.to_dict())) for ev in events
+        ]
+        if futures:
+            await asyncio.gather(*futures)  # acknowledged before the correlator state moves on
+
+    # ------------------------------------------------------------------ stage 2
+    async def stage2(self, stream: Any) -> Any:
+        async for value in stream:
+            ev = Event.from_dict(orjson.loads(value))
+            state = self.store.load(ev.server) or ServerState(ev.server)
+            if state.apply(ev):
+                self.metrics.events_in.inc()
+                self.store.save(state)
+                await self._publish(state, wall_clock_us())
+            yield ev.server
+
+    async def _publish(self, state: ServerState, now: int) -> None:
+        if not state.mp:
+            return
+        row = api.summary(state, now)
+        health = (row["state"], tuple(row["codes"]))
+        if self._health.get(state.server) == health:
+            return
+        self._health[state.server] = health
+        await self.health.send(key=state.server.encode(), value=orjson.dumps({"now": iso(now), **row}))
+
+    # ------------------------------------------------------------------ timer
+    async def timer(self) -> None:
+        now = wall_clock_us()
+        for host in [_key(k) for k in list(self.correlators.keys())]:
+            correlator = self.correlator(host)
+            # Faust lets only a stream write a table: the timer changes the cached correlator only, and
+            # the table catches up at that host's next batch. Until then a restart restores the held
+            # records and releases them again: the same events, ignored by ServerState.apply.
+            await self._send_events(correlator.tick(now))
+        for state in self.store.servers():
+            await self._publish(state, now)
+        self.metrics.table_size.labels("correlators").set(len(self.correlators))
+        self.metrics.table_size.labels("servers").set(len(self.servers))
+
+    async def _on_rebalance(self, *args: Any, **kwargs: Any) -> None:
+        self.metrics.rebalances.inc()
+        self._correlators.clear()
+        self.store.cache.clear()
+
+    # ------------------------------------------------------------------ web
+    def _pages(self) -> None:
+        app, worker = self.app, self
+
+        def error(view: View, exc: ApiError) -> Response:
+            return view.json(exc.body, status=exc.status)
+
+        @app.page("/api/servers")
+        class ServerList(View):
+            async def get(self, request: Request) -> Response:
+                try:
+                    now = api.parse_now(request.query.get("now")) or wall_clock_us()
+                except ApiError as exc:
+                    return error(self, exc)
+                parts = [api.rows_of(worker.store.servers(), now)]
+                parts += await worker._remote_rows(request)
+                rows = api.merge_rows(parts)
+                return self.json({"now": iso(now), "counts": api.count_states(rows), "servers": rows})
+
+        @app.page("/api/servers/local")
+        class LocalRows(View):
+            async def get(self, request: Request) -> Response:
+                try:
+                    now = api.parse_now(request.query.get("now")) or wall_clock_us()
+                except ApiError as exc:
+                    return error(self, exc)
+                return self.json({"servers": api.rows_of(worker.store.servers(), now)})
+
+        @app.page("/api/servers/{server}")
+        class OneServer(View):
+            async def get(self, request: Request, server: str) -> Response:
+                try:
+                    name = api.check_name(server)
+                    now = api.parse_now(request.query.get("now"))
+                except ApiError as exc:
+                    return error(self, exc)
+                try:
+                    return await worker.route(name, self.web, request)
+                except SameNode:
+                    pass
+                except Exception as exc:  # no assignment yet (starting, rebalancing): answer locally
+                    log.warning("routing %s: %r", name, exc)
+                try:
+                    return self.json(api.get_server(worker.store, name, now))
+                except ApiError as exc:
+                    return error(self, exc)
+
+        @app.page("/api/openapi.json")
+        class OpenApi(View):
+            async def get(self, request: Request) -> Response:
+                return self.json(api.openapi())
+
+        @app.page("/metrics")
+        class Metrics(View):
+            async def get(self, request: Request) -> Response:
+                return self.bytes(
+                    generate_latest(worker.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0]
+                )
+
+    def owner(self, server: str) -> URL | None:
+        """Web URL of the worker owning ``server`` in table ``servers`` (None: not assigned yet).
+
+        ``app.router.key_store`` asks the producer's metadata for the changelog's partition count, which
+        a worker that never wrote to that changelog does not have (TypeError); every topic has
+        ``settings.partitions`` partitions, so the partition is computed with the producer's own
+        partitioner and looked up in the assignor's partition -> URL map."""
+        partitions = list(range(self.settings.partitions))
+        partition = DefaultPartitioner()(server.encode(), partitions, partitions)
+        url = self.app.assignor._tps_url.get(TP(self.servers.changelog_topic.get_topic_name(), partition))  # type: ignore[attr-defined]
+        return URL(url) if url else None
+
+    def owns(self, server: str) -> bool:
+        """True when this worker owns ``server`` (or nobody is known to: before the first assignment)."""
+        url = self.owner(server)
+        return url is None or self.app.router._urlident(url) == self.app.router._urlident(  # type: ignore[attr-defined]
+            self.app.conf.canonical_url
+        )
+
+    async def route(self, server: str, web: Any, request: Request) -> Response:
+        """Forward to the owner of ``server``; SameNode when that is this worker or none is known."""
+        url = self.owner(server)
+        if url is None:
+            raise SameNode()
+        return await self.app.router._route_req(url, web, request)  # type: ignore[attr-defined]
+
+    async def _remote_rows(self, request: Request) -> list[list[dict[str, Any]]]:
+        """Rows of every other worker holding partitions of ``servers``."""
+        me = str(self.app.conf.canonical_url).rstrip("/")
+        try:
+            urls = {str(url).rstrip("/") for url in self.app.router.table_metadata(self.servers.name)}
+        except Exception:  # no assignment yet
+            return []
+        out: list[list[dict[str, Any]]] = []
+        for url in sorted(urls - {me}):
+            target = f"{url}/api/servers/local"
+            if "now" in request.query:
+                target += f"?now={request.query['now']}"
+            try:
+                async with self.app.http_client.get(
+                    target, timeout=aiohttp.ClientTimeout(total=5)
+                ) as response:
+                    out.append((await response.json())["servers"])
+            except Exception as exc:
+                log.warning("cannot gather rows from %s: %r", url, exc)
+        return out
+
+
+def build_app(settings: WorkerSettings) -> faust.App:
+    """The Faust app of one worker (see the module docstring); ``app.mpwatch`` is its ``Worker``."""
+    worker = Worker(settings)
+    worker.app.mpwatch = worker  # type: ignore[attr-defined]
+    return worker.app
