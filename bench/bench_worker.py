@@ -9,11 +9,13 @@ Prints `name: value unit` lines, for each table store (memory://, rocksdb://):
 The log is shipped once with the real shipper (``mpwatch ship --once``) into a 3-partition topic; each
 worker (a fresh app id, so it reads the topic from the start) is then timed by polling its
 ``mpwatch_records_in_total``. Target (issue 10): 100,000 records/s per worker process.
-Options: --records N (default 200,000). KAFKA_BOOTSTRAP=host:port uses that broker.
+Options: --records N (default 200,000), --profile FILE (py-spy, while timing).
+KAFKA_BOOTSTRAP=host:port uses that broker.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -47,7 +49,9 @@ def records_in(port: int) -> float:
     return 0.0
 
 
-def time_worker(work: Path, bootstrap: str, topic: str, store: str, expected: int, port: int) -> None:
+def time_worker(
+    work: Path, bootstrap: str, topic: str, store: str, expected: int, port: int, profile: str | None = None
+) -> None:
     app = f"bench-{uuid.uuid4().hex[:8]}"
     config = work / f"{app}.toml"
     config.write_text(
@@ -61,6 +65,13 @@ def time_worker(work: Path, bootstrap: str, topic: str, store: str, expected: in
         stdout=log, stderr=subprocess.STDOUT, env=python_env(), cwd=REPO,
     )  # fmt: skip
     name = store.rstrip(":/")
+    spy = None
+    if profile:  # py-spy samples the worker (collapsed stacks, for flame graphs)
+        spy = subprocess.Popen(
+            ["py-spy", "record", "-p", str(proc.pid), "-o", f"{profile}.{name}", "-f", "raw", "-d", "60"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         first = last = None
         deadline = time.monotonic() + 600
@@ -85,6 +96,9 @@ def time_worker(work: Path, bootstrap: str, topic: str, store: str, expected: in
         result(f"worker_{name}_records_per_s", rate, "records/s")
         result(f"worker_{name}_cpu_s", cpu_seconds(proc.pid), "s")
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT, not on SIGTERM
+            spy.wait(30)
         proc.terminate()
         try:
             proc.wait(30)
@@ -97,6 +111,7 @@ def time_worker(work: Path, bootstrap: str, topic: str, store: str, expected: in
 def main() -> int:
     parser = arguments(__doc__)
     parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy collapsed stacks to FILE.<store>")
     args = parser.parse_args()
     with bench_setup("mpwatch-bench-worker-") as (work, bootstrap):
         target = work / "SERVER1" / "SMS" / "Logs" / "sitecomp.log"
@@ -109,7 +124,7 @@ def main() -> int:
         result("worker_records", shipped, "records")
         note("shipped; timing one worker per store (each reads the topic from its start)")
         for offset, store in enumerate(("memory://", "rocksdb://")):
-            time_worker(work, bootstrap, topic, store, shipped, 18900 + offset)
+            time_worker(work, bootstrap, topic, store, shipped, 18900 + offset, args.profile)
     return 0
 
 
