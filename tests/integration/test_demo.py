@@ -4,6 +4,7 @@ and Ctrl-C stops everything it started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -72,6 +73,16 @@ def test_demo_installs_mgtpoint5_live_and_ctrl_c_stops_it(tmp_path: Path) -> Non
             alive = False
         assert not alive, "mpwatch run outlived the demo"
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        if demo.poll() is None:  # a failed assertion: let the demo stop its mpwatch run (Ctrl-C) first
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(30)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
+        found = re.search(r"PID (\d+)", out.read_text())
+        if found:  # never leave mpwatch run behind, whatever happened to the demo
+            child = int(found.group(1))
+            with contextlib.suppress(OSError):  # only if that PID is still our mpwatch run
+                if b"streams.cli\x00run" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    os.kill(child, signal.SIGKILL)
