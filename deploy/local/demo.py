@@ -105,6 +105,18 @@ def check_line(moment: datetime) -> str:
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to mpwatch run if the demo itself is killed (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def wait_for_url(log: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -138,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     command = [sys.executable, "-m", "streams.cli", "run", "--logs", str(logs), "--state-dir", str(state),
                "--listen", f"127.0.0.1:{args.port}"]  # fmt: skip
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, preexec_fn=_die_with_parent
+        )
     stopping = False
 
     def stop(*_args: object) -> None:
