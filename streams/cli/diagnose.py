@@ -17,7 +17,6 @@ Exit status 0 when the logs were read (whatever was found), 2 for unusable input
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -25,8 +24,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from streams.cli.common import add_layout_options, parse_tz_option, use_colour
 from streams.cli.help import description
-from streams.core.clock import parse_offset
 from streams.core.events import parse_iso
 from streams.core.servers import canonical_server
 from streams.errors import InputError, WireFormatError
@@ -53,12 +52,7 @@ def register(subparsers: Any) -> None:
         metavar="TIME",
         help="evaluation time, ISO 8601, UTC when no zone is given (default: latest log time)",
     )
-    parser.add_argument(
-        "--host", action="append", default=[], metavar="NAME=PATH", help="logs under PATH are host NAME's"
-    )
-    parser.add_argument(
-        "--tz", action="append", default=[], metavar="HOST=+HH:MM", help="UTC offset of HOST's local times"
-    )
+    add_layout_options(parser)
     parser.add_argument(
         "--jobs",
         type=int,
@@ -112,7 +106,7 @@ def run_cli(args: argparse.Namespace) -> int:
         )
         sys.stdout.flush()
     else:
-        sys.stdout.write(render(result.view, colour=_colour(sys.stdout)))
+        sys.stdout.write(render(result.view, colour=use_colour(sys.stdout)))
     _notes(result.stats, sys.stderr)
     if skipped:
         print(
@@ -154,19 +148,6 @@ def _parse_now(text: str | None) -> int | None:
     if not NOW_MIN_US <= value <= NOW_MAX_US:
         raise InputError(f"--now {text!r} is out of range (1970-01-01 .. 9999-12-30 UTC)")
     return value
-
-
-def parse_tz_option(text: str) -> tuple[str, int]:
-    host, sep, offset = text.partition("=")
-    if not sep or not host.strip():
-        raise InputError(f"bad --tz {text!r} (expected HOST=+HH:MM)")
-    return host.strip(), parse_offset(offset)
-
-
-def _colour(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return stream.isatty()
 
 
 def _notes(stats: RunStats, out: TextIO) -> None:

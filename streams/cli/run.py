@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import zipfile
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from shipper.metrics import ShipperMetrics
 from shipper.pipeline import Shipper
 from shipper.watcher import Watcher
 from streams import http
-from streams.cli.diagnose import parse_tz_option
+from streams.cli.common import add_layout_options, parse_tz_option, stop_on_signals
 from streams.cli.help import description
 from streams.core.servers import canonical_server
 from streams.embedded import EngineOutput, LiveEngine
@@ -81,12 +80,7 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="folder of host folders, or one host's folder (repeatable)",
     )
-    parser.add_argument(
-        "--host", action="append", default=[], metavar="NAME=PATH", help="logs under PATH are host NAME's"
-    )
-    parser.add_argument(
-        "--tz", action="append", default=[], metavar="HOST=+HH:MM", help="UTC offset of HOST's local times"
-    )
+    add_layout_options(parser)
     parser.add_argument(
         "--listen",
         default=DEFAULT_LISTEN,
@@ -300,18 +294,7 @@ async def _main(
     )
     print(f"mpwatch run: try: mpwatch timeline SERVER --api {url}", file=sys.stderr, flush=True)
 
-    loop = asyncio.get_running_loop()
-
-    def request_stop(*_args: object) -> None:
-        if not stop.is_set():
-            log.info("stop requested: confirming what was read, then saving state")
-        loop.call_soon_threadsafe(stop.set)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, request_stop)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(sig, request_stop)
+    stop_on_signals(stop, log, "stop requested: confirming what was read, then saving state")
     engine_task = asyncio.ensure_future(live.run(engine_stop))
     watcher = _watch([*args.logs, *(path for _, path in hosts)], on_hint)
     for host, folders in roots.items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from typing import Any
 
@@ -25,6 +24,7 @@ from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics, serve
 from shipper.paths import PathsProvider
 from shipper.pipeline import RunSummary, Shipper
+from streams.cli.common import stop_on_signals
 from streams.cli.help import description
 
 log = logging.getLogger("mpwatch.shipper")
@@ -116,18 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(config: ShipperConfig, metrics: ShipperMetrics) -> RunSummary:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def request_stop(*_args: object) -> None:
-        if not stop.is_set():
-            log.info("stop requested: sending what was read, then saving the checkpoint")
-        loop.call_soon_threadsafe(stop.set)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, request_stop)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(sig, request_stop)
+    stop_on_signals(stop, log, "stop requested: sending what was read, then saving the checkpoint")
     shipper = Shipper(config, metrics)
     log.info("shipping %s to %s as host %s", ", ".join(config.paths), shipper.output.describe(), config.host)
     return await shipper.run(stop)

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from streams.cli.common import use_colour
 from streams.cli.help import description
 from streams.core.events import parse_iso
 from streams.errors import InputError
@@ -110,7 +111,7 @@ def run_cli(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
         return 0
     when = _utc if args.utc else _local
-    colour = _colour()
+    colour = use_colour(sys.stdout)
     lines = render_server(body, colour, when=when, timeline_lines=None)
     zone = "UTC" if args.utc else "local time"
     sys.stdout.write(f"now {when(body['now'])} ({zone}); asked {visible(api)}\n" + "\n".join(lines) + "\n")
@@ -124,9 +125,3 @@ def _utc(iso: str) -> str:
 def _local(iso: str) -> str:
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _colour() -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()

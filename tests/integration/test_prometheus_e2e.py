@@ -70,6 +70,29 @@ def start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
 
 
+def start_prometheus(
+    binary: str, tmp: Path, port: int, target: str, alertmanager: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A real Prometheus on loopback: 1 s scrape and evaluation, the shipped rules, one target."""
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ROOT / "deploy" / "prometheus" / "rules" / "*.yml")],
+        "scrape_configs": [{"job_name": "mpwatch-run", "static_configs": [{"targets": [target]}]}],
+    }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    return start(
+        [
+            binary,
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp / "prometheus.log",
+    )
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -110,22 +133,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         ],
         tmp / "alertmanager.log",
     )
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(ROOT / "deploy" / "prometheus" / "rules" / "*.yml")],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-        "scrape_configs": [{"job_name": "mpwatch-run", "static_configs": [{"targets": [target]}]}],
-    }
-    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    prom = start(
-        [
-            prometheus,
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-        tmp / "prometheus.log",
-    )
+    prom = start_prometheus(prometheus, tmp, prom_port, target, alertmanager=f"127.0.0.1:{am_port}")
     try:
         yield {"prometheus": f"http://127.0.0.1:{prom_port}", "alertmanager": f"http://127.0.0.1:{am_port}"}
     finally:
@@ -204,26 +212,7 @@ def run_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     tmp = tmp_path_factory.mktemp("prom-run")
     service = start_run(write_logset("demo", tmp / "logs"), tmp / "state", tmp / "run.log")
     prom_port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(ROOT / "deploy" / "prometheus" / "rules" / "*.yml")],
-        "scrape_configs": [
-            {
-                "job_name": "mpwatch-run",
-                "static_configs": [{"targets": [service.url.removeprefix("http://")]}],
-            }
-        ],
-    }
-    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    prom = start(
-        [
-            prometheus,
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-        tmp / "prometheus.log",
-    )
+    prom = start_prometheus(prometheus, tmp, prom_port, service.url.removeprefix("http://"))
     try:
         yield {"prometheus": f"http://127.0.0.1:{prom_port}", "run": service.url}
     finally:

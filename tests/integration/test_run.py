@@ -100,6 +100,11 @@ def copy_prefix(src: Path, dst: Path, fraction: float) -> dict[Path, list[bytes]
     return rest
 
 
+def append(path: Path, lines: list[bytes]) -> None:
+    with open(path, "ab") as handle:
+        handle.write(b"".join(lines))
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_api_answers_what_diagnose_answers(tmp_path: Path, name: str) -> None:
     folder = write_logset(name, tmp_path / "logs")
@@ -138,8 +143,7 @@ def test_appended_lines_show_up_live(tmp_path: Path) -> None:
         assert_matches(proc, oracle(live))
         before = {r["server"]: r["events"] for r in proc.json("/api/servers")["servers"]}
         sitecomp = next(p for p in rest if p.name.lower() == "sitecomp.log")
-        with open(sitecomp, "ab") as handle:
-            handle.write(b"".join(rest.pop(sitecomp)))
+        append(sitecomp, rest.pop(sitecomp))
 
         def grew() -> bool:
             rows = proc.json("/api/servers")["servers"]
@@ -147,8 +151,7 @@ def test_appended_lines_show_up_live(tmp_path: Path) -> None:
 
         wait_for(grew, 3.0, "appended sitecomp.log lines to reach the API")
         for path, lines in rest.items():
-            with open(path, "ab") as handle:
-                handle.write(b"".join(lines))
+            append(path, lines)
         assert_matches(proc, oracle(source))
     finally:
         proc.stop()
@@ -167,14 +170,12 @@ def test_kill_9_and_restart_neither_recounts_nor_misses(tmp_path: Path) -> None:
             for path, lines in pending.items():  # append a random share of every file's rest
                 take = lines[: rng.randint(0, max(1, len(lines) // 3))]
                 del lines[: len(take)]
-                with open(path, "ab") as handle:
-                    handle.write(b"".join(take))
+                append(path, take)
             time.sleep(rng.uniform(0.0, 1.5))  # kill at a random moment: mid-read, mid-snapshot or idle
             proc.stop(signal.SIGKILL)
             proc = start_run(live, state, tmp_path / "run.log")
         for path, lines in pending.items():
-            with open(path, "ab") as handle:
-                handle.write(b"".join(lines))
+            append(path, lines)
         expected = oracle(source)
         assert oracle(live) == expected  # every line is in the live files now
         assert_matches(proc, expected)
