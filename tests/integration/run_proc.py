@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from streams.loader import discover
+from streams.offline import run
 from tests.integration.shipper_proc import python_env
 
 _URL = re.compile(rb"page (http://\S+?)/ ")
@@ -116,3 +118,52 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return last
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def oracle(folder: Path) -> dict[str, Any]:
+    return orjson.loads(orjson.dumps(run(discover([str(folder)])).view))
+
+
+def matches_oracle(proc: RunProcess, expected: dict[str, Any]) -> bool:
+    listed = proc.json("/api/servers")
+    if [r["server"] for r in listed["servers"]] != [s["server"] for s in expected["servers"]]:
+        return False
+    for entry in expected["servers"]:
+        got = proc.json(f"/api/servers/{entry['server']}?now={expected['now']}")
+        got.pop("now")
+        if got != entry:
+            return False
+    return True
+
+
+def assert_matches(proc: RunProcess, expected: dict[str, Any], timeout: float = 30.0) -> None:
+    try:
+        wait_for(lambda: matches_oracle(proc, expected), timeout, "the API to answer what diagnose answers")
+    except AssertionError:
+        for entry in expected["servers"]:  # show the first difference, not just "timed out"
+            got = proc.json(f"/api/servers/{entry['server']}?now={expected['now']}")
+            got.pop("now")
+            if got != entry:
+                raise AssertionError(
+                    f"{entry['server']} differs from diagnose:\n{_difference(got, entry)}"
+                ) from None
+        raise
+
+
+def _difference(got: dict[str, Any], want: dict[str, Any]) -> str:
+    """What differs, readably: state, codes, timeline entries missing or extra."""
+    out = []
+    if got["state"] != want["state"]:
+        out.append(f"state {got['state']} != {want['state']}")
+    codes = ([d["code"] for d in got["diagnoses"]], [d["code"] for d in want["diagnoses"]])
+    if codes[0] != codes[1]:
+        out.append(f"codes {codes[0]} != {codes[1]}")
+    seen = [orjson.dumps(e) for e in got["timeline"]]
+    wanted = [orjson.dumps(e) for e in want["timeline"]]
+    out += [f"extra   {e.decode()}" for e in seen if e not in wanted][:10]
+    out += [f"missing {e.decode()}" for e in wanted if e not in seen][:10]
+    if not out:
+        out.append(
+            orjson.dumps(got["diagnoses"]).decode() + "\n!=\n" + orjson.dumps(want["diagnoses"]).decode()
+        )
+    return "\n".join(out)
