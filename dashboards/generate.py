@@ -407,10 +407,11 @@ def pipeline_health() -> dash.Dashboard:
         ),
         (
             "Consumer lag per partition",
-            "max by (partition) (mpwatch_consumer_lag_records)",
-            "partition {{partition}}",
+            "max by (topic, partition) (mpwatch_consumer_lag_records)",
+            "{{topic}} {{partition}}",
             "short",
-            "Records behind the end of each partition.",
+            "Messages behind the end of each source topic partition (records: shipped batches; events: "
+            "per-server event lists), as the worker holding it measures every tick.",
         ),
         ("Worker records/s", "mpwatch:records_in:rate5m", "{{instance}}", "cps", "Raw records taken in."),
         (
