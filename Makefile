@@ -57,9 +57,11 @@ kafka-jars:
 	deploy/local/kafka fetch
 
 ## k8s-tools: kustomize and kubeconform (go install) and the offline Kubernetes, Strimzi and
-## prometheus-operator JSON schemas, built once into .tools/ (deploy/k8s/tools/fetch; K8S_TOOLS_DIR moves it)
+## prometheus-operator JSON schemas, built once into .tools/ (deploy/k8s/tools/fetch; K8S_TOOLS_DIR moves it).
+## A failure stops CI (MPWATCH_REQUIRE_TOOLS=1); elsewhere the deploy/k8s tests then skip with the reason.
 k8s-tools: $(STAMP)
-	PY=$(PY) deploy/k8s/tools/fetch
+	@PY=$(PY) deploy/k8s/tools/fetch || { [ "$$MPWATCH_REQUIRE_TOOLS" != 1 ] && \
+	  echo "note: make k8s-tools failed (above); the deploy/k8s tests skip"; }
 
 ## k8s-generate: rewrite deploy/k8s/base's generated files (topics, PrometheusRule, dashboards)
 k8s-generate: $(STAMP)
