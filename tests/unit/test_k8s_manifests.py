@@ -112,6 +112,8 @@ BROKEN = [
     ("Kafka", "spec.kafka.listeners.0.tls", "no", "want boolean"),
     ("KafkaNodePool", "spec.storage.volumes.0.sise", "50Gi", "'sise' not allowed"),
     ("KafkaTopic", "spec.partitions", "8", "want integer"),
+    ("KafkaTopic", "metadata.lables", {"a": "b"}, "'lables' not allowed"),  # ObjectMeta in CRs too
+    ("PodMonitor", "metadata.labels", ["release"], "want null or object"),
     ("KafkaUser", "spec.authentication.type", "password", "value must be one of"),
     ("PodMonitor", "spec.podMetricsEndpoints.0.interval", 15, "want string"),
     ("PrometheusRule", "spec.groups.0.rules.0.alertname", "X", "'alertname' not allowed"),

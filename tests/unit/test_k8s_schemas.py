@@ -85,6 +85,23 @@ def test_crd_schema_is_strict_where_the_crd_lists_fields() -> None:
     assert fields["properties"]["properties"] == {"a": {"type": "integer"}}
 
 
+def test_object_meta_is_embedded_with_what_it_refers_to() -> None:
+    meta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    time = "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
+    definitions = {
+        "$defs": {
+            meta: {"properties": {"creationTimestamp": {"$ref": f"#/$defs/{time}"}}},
+            time: {"type": "string"},
+            "io.k8s.api.core.v1.Pod": {"type": "object"},
+        }
+    }
+    embedded = schemas.object_meta(definitions)
+    assert sorted(embedded) == sorted([meta, time])
+    (schema,) = schemas.crd_schemas(CRD, embedded).values()
+    assert schema["properties"]["metadata"] == {"$ref": f"#/$defs/{meta}"}
+    assert schema["$defs"] == embedded
+
+
 def test_crd_command_writes_the_group_kind_version_layout(tmp_path: Path) -> None:
     import yaml
 

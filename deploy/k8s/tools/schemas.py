@@ -13,7 +13,10 @@ Two commands, both writing into a folder laid out for kubeconform's ``-schema-lo
   ``OUT/<group>/<kind>_<version>.json``: its ``openAPIV3Schema`` with ``apiVersion`` and ``kind`` pinned
   and required, ``nullable`` spelt as JSON Schema types, ``x-kubernetes-int-or-string`` as integer or
   string, and ``additionalProperties: false`` on every object that lists its properties and does not
-  preserve unknown fields (what the API server's pruning would silently drop is an error here).
+  preserve unknown fields (what the API server's pruning would silently drop is an error here). A CRD
+  says only ``metadata: {type: object}``; with ``--object-meta DEFINITIONS`` (a ``_definitions.json``
+  written by ``kube``) Kubernetes' own strict ``ObjectMeta`` is embedded, so ``metadata.lables`` is an
+  error in a custom resource too.
 
 The schemas stay in Draft 4 semantics (kubeconform's default), as OpenAPI 3.0 uses them.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -31,6 +35,8 @@ import yaml
 
 DEFINITIONS = "_definitions.json"
 REMOTE_DEFINITIONS = "/api/_definitions.json"
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_LOCAL_REF = re.compile(r'"#/\$defs/([^"]+)"')
 
 
 def localise(node: Any) -> Any:
@@ -91,8 +97,22 @@ def tighten(node: Any) -> Any:
     return out
 
 
-def crd_schemas(crd: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"<group>/<kind>_<version>.json": schema}`` for every served version of one CRD."""
+def object_meta(definitions: dict[str, Any]) -> dict[str, Any]:
+    """``ObjectMeta`` and every definition it refers to, from a ``_definitions.json`` (``$defs``)."""
+    defs = definitions["$defs"]
+    out: dict[str, Any] = {}
+    todo = [OBJECT_META]
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out[name] = defs[name]
+            todo += _LOCAL_REF.findall(json.dumps(defs[name]))
+    return out
+
+
+def crd_schemas(crd: dict[str, Any], meta: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``{"<group>/<kind>_<version>.json": schema}`` for every served version of one CRD; ``meta``
+    (from ``object_meta``) makes ``metadata`` Kubernetes' ObjectMeta."""
     spec = crd["spec"]
     group, kind = spec["group"], spec["names"]["kind"]
     out = {}
@@ -104,18 +124,22 @@ def crd_schemas(crd: dict[str, Any]) -> dict[str, dict[str, Any]]:
         properties["apiVersion"] = {"type": "string", "enum": [f"{group}/{version['name']}"]}
         properties["kind"] = {"type": "string", "enum": [kind]}
         schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind"})
+        if meta:
+            properties["metadata"] = {"$ref": f"#/$defs/{OBJECT_META}"}
+            schema["$defs"] = meta
         out[f"{group}/{kind.lower()}_{version['name']}.json"] = schema
     return out
 
 
-def crd(paths: list[Path], out: Path) -> list[str]:
+def crd(paths: list[Path], out: Path, definitions: Path | None = None) -> list[str]:
     """Convert every CustomResourceDefinition in ``paths``; returns the files written."""
+    meta = object_meta(json.loads(definitions.read_text(encoding="utf-8"))) if definitions else None
     written = []
     for path in paths:
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
-            for name, schema in crd_schemas(doc).items():
+            for name, schema in crd_schemas(doc, meta).items():
                 target = out / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(json.dumps(schema, indent=1), encoding="utf-8")
@@ -135,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     c = commands.add_parser("crd", help="convert CustomResourceDefinitions to JSON schemas")
     c.add_argument("crds", type=Path, nargs="+")
     c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--object-meta", type=Path, help="a _definitions.json to take ObjectMeta from")
     args = parser.parse_args(argv)
     if args.command == "kube":
         print(f"  Kubernetes v{args.version}: {kube(args.wheel, args.version, args.out)} schemas")
     else:
-        print(f"  CRD schemas: {', '.join(crd(args.crds, args.out))}")
+        print(f"  CRD schemas: {', '.join(crd(args.crds, args.out, args.object_meta))}")
     return 0
 
 
