@@ -443,6 +443,13 @@ def pipeline_health() -> dash.Dashboard:
             "Lines the shippers cut at tail.max_line_bytes.",
         ),
         (
+            "Encoding switches per hour",
+            "sum by (instance) (increase(mpwatch_shipper_encoding_switches_total[1h]))",
+            "{{instance}}",
+            "short",
+            "Blocks of another encoding found inside a file (UTF-16 after UTF-8, or the reverse).",
+        ),
+        (
             "Wire versions rejected per hour",
             "sum by (instance) (increase(mpwatch_wire_version_rejected_total[1h]))",
             "{{instance}}",

@@ -45,6 +45,7 @@ class RunStats:
     formats: Counter[str] = field(default_factory=Counter)
     extractor: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    encoding_switches: list[str] = field(default_factory=list)  # "file: at byte N, utf-8 -> utf-16-le"
     latest: int | None = None  # latest record time seen (UTC microseconds)
     guessed_offsets: dict[str, tuple[int, str]] = field(default_factory=dict)  # host -> (minutes, source)
 

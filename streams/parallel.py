@@ -185,6 +185,7 @@ def _figures(stats: RunStats) -> dict[str, Any]:
         "formats": dict(stats.formats),
         "extractor": dict(stats.extractor),
         "errors": list(stats.errors),
+        "encoding_switches": list(stats.encoding_switches),
         "latest": stats.latest,
         "guessed_offsets": dict(stats.guessed_offsets),
         "bytes_done": stats.bytes_done,
@@ -197,6 +198,7 @@ def _merge(stats: RunStats, figures: dict[str, Any]) -> None:
     stats.formats.update(figures["formats"])
     stats.extractor.update(figures["extractor"])
     stats.errors.extend(figures["errors"])
+    stats.encoding_switches.extend(figures["encoding_switches"])
     stats.guessed_offsets.update(figures["guessed_offsets"])
     latest = figures["latest"]
     if latest is not None and (stats.latest is None or latest > stats.latest):
