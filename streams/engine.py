@@ -9,7 +9,8 @@ methods of the same classes. No shell correlates anything itself.
 * ``feed_batch(batch)`` -- one shipped batch (``streams.wire``), parsed here with ``parse_records``;
 * ``tick(now_us)`` -- live shells only: releases local-time records that waited too long for their
   host's UTC offset (bounded wait, then the site fallback);
-* ``finish()`` -- offline only: end of input, everything still waiting is released;
+* ``finish()`` -- offline only: end of input, everything still waiting is released (records whose
+  file never stated a time are placed from context, the input's latest time as the last resort);
 * ``result(now)`` -- the ``mpwatch diagnose --json`` answer at ``now``.
 """
 
@@ -106,8 +107,9 @@ class Engine:
             fallback = site_fallback(self.correlators.values())
         stats = self.stats
         released: list[Event] = []
+        latest = max((t for c in self.correlators.values() if (t := c.latest_ts()) is not None), default=None)
         for host, correlator in self.correlators.items():
-            released.extend(self._apply(correlator.finish(fallback)))
+            released.extend(self._apply(correlator.finish(fallback, latest=latest)))
             stats.extractor.update(correlator.stats)
             if correlator.fallback_used is not None and correlator.stats.get("local_times"):
                 stats.guessed_offsets[host] = correlator.fallback_used
