@@ -26,12 +26,13 @@ What it does, in order, for each ``feed(ref, record)``:
 
 4. **Records with no time at all.** A record whose file has stated no time yet waits in its extractor
    for the file's first time (a Windows Installer 2.0 log collected after its banner: the next banner
-   places it). If none comes, it is placed from *context*, inferred: an MSI record at the host's
-   latest MPSetup ``Installing ... mp.msi`` time, any other (or an MSI record when MPSetup said
-   nothing) at the latest time the host's other logs showed, and at the end of an offline input, if
-   the host showed no time at all, at the latest time of the whole input (``finish(latest=...)``).
-   That happens at ``finish``, after ``HOLD_SECONDS`` of wall clock (``tick``), and before a file is
-   forgotten; nothing is dropped unless no time is known anywhere.
+   places it). If none comes, it is placed from *context*, inferred: an MSI record 1 ms after the
+   host's latest MPSetup ``Installing ... mp.msi`` time (so timelines show it after that line); any
+   other record, or an MSI record when MPSetup said nothing, at the latest time the host's other logs
+   showed; and at the end of an offline input, if the host showed no time at all, at the latest time
+   of the whole input (``finish(latest=...)``). That happens at ``finish``, after ``HOLD_SECONDS`` of
+   wall clock (``tick``) and before a file is forgotten; nothing is dropped unless no time is known
+   anywhere.
 
 State is complete and bounded: ``state()`` holds the extractors (thread contexts, chains, last times,
 records waiting for a time), the learned clock, the held records, the replay marks and counters;
@@ -59,6 +60,7 @@ HOLD_SECONDS = 300  # ... or this long (wall clock, through tick) before the fal
 MAX_FILES = 512  # file identities whose replay marks are kept
 MAX_STREAMS = 64  # rotation streams whose extractor state is kept
 _US = 1_000_000
+AFTER_MSI_STARTED = 1_000  # us: timeless mp.msi lines follow MPSetup's "Installing ... mp.msi" line
 
 Fallback = Callable[[], tuple[int, str]]  # -> (offset minutes east, source: "site" | "utc" | ...)
 
@@ -232,7 +234,7 @@ class Correlator:
     def _context(self, record: Record) -> int | None:
         """Where a record whose file stated no time is placed (see the module docstring, point 4)."""
         if record.format == "msi" and self._msi_started is not None:
-            return self._msi_started
+            return self._msi_started + AFTER_MSI_STARTED
         latest = self.latest_ts()
         return latest if latest is not None else self._site_latest
 

@@ -102,6 +102,9 @@ class EventExtractor:
             self._observe(record, file_id)
         hits = self._hits(record, kind or log_kind(file or record.file or file_id))
         if not hits:
+            if record.time is not None and file_id in self._waiting:  # a banner: the file's first time
+                local = record.time_is_local or record.time.tzinfo is None
+                return self._flush_waiting(file_id, self._place(record.time, local)[0])
             return []
         file = file or record.file or file_id
         ts, inferred = self._time(record, file_id)
