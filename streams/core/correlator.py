@@ -114,6 +114,7 @@ class Correlator:
         self._msi_started: int | None = None  # latest MPSetup "Installing ... mp.msi" time (UTC us)
         self._site_latest: int | None = None  # the whole input's latest time (offline finish only)
         self._waiting_since: int | None = None  # wall-clock time (us) tick first saw timeless records
+        self._spilled: list[Event] = []  # released by a forgotten stream; drained in the same call
 
     # ------------------------------------------------------------------ feeding
     def feed(self, ref: FileRef, record: Record) -> list[Event]:
@@ -134,6 +135,8 @@ class Correlator:
                 forgotten.extend(self._release(self.fallback()))
             return forgotten
         events = self._extractor(stream).feed(record, ref.file_id, ref.name, ref.kind)
+        if self._spilled:
+            events = self._drain(events)
         if self._held and self.clock.known(self.host):
             events.extend(self._release(None))
         if events:
@@ -274,8 +277,14 @@ class Correlator:
         out: list[Event] = []
         for ref, record in held:
             out.extend(self._extractor(ref.stream).feed(record, ref.file_id, ref.name, ref.kind))
+        out = self._drain(out)
         self._note(out)
         return out
+
+    def _drain(self, events: list[Event]) -> list[Event]:
+        """Events a forgotten stream released (they come first: they were fed earlier)."""
+        spilled, self._spilled = self._spilled, []
+        return spilled + events if spilled else events
 
     def _forget_file(self, file_id: str) -> list[Event]:
         """Forget a file's state; its records still waiting for a time are placed from context first."""
@@ -289,6 +298,7 @@ class Correlator:
 
     def _forget_stream(self, stream: str) -> None:
         extractor = self._extractors.pop(stream)
+        self._spilled.extend(extractor.release_waiting())  # handed out by the feed that caused this
         extractor.finish()
         self.stats.update(extractor.stats)
         self.stats["streams_forgotten"] += 1

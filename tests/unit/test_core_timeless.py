@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from streams.core import kinds as K
-from streams.core.correlator import AFTER_MSI_STARTED, HOLD_SECONDS, Correlator, FileRef
+from streams.core.correlator import AFTER_MSI_STARTED, HOLD_SECONDS, MAX_STREAMS, Correlator, FileRef
 from streams.core.events import Event, to_us
 from streams.core.view import INFERRED_MARK
 from streams.formats.api import parse_bytes
@@ -158,3 +158,15 @@ def test_without_mpsetup_log_the_mpmsi_lines_alone_give_the_diagnosis(folder: Pa
     (folder / "MGTPOINT1/SMS/Logs/MPSetup.log").unlink()
     server = _server(folder)
     assert (server["state"], [d["code"] for d in server["diagnoses"]]) == ("failed", ["MSI_MUTEX_BUSY"])
+
+
+def test_a_forgotten_file_or_stream_hands_its_waiting_lines_out_first() -> None:
+    corr = Correlator("MGTPOINT1")
+    corr.feed_many(MSI, _msi())
+    corr.feed_many(CONTROL, _control(30))
+    released: list[Event] = []
+    for n in range(MAX_STREAMS + 1):  # every other stream fed since: the MPMSI stream is forgotten
+        name = f"SMS/Logs/other{n}.log"
+        released.extend(corr.feed_many(FileRef(name, name, "mpcontrol"), _control(31)))
+    assert _kinds(released, MSI) == [K.MSI_MUTEX_BUSY, K.MSI_ENGINE_RETURN]
+    assert corr.waiting == 0 and corr.finish() == [] and corr.stats["untimed"] == 0
