@@ -100,14 +100,16 @@ class Engine:
         stats.formats[h.format] += len(records)
         return self.feed(h.host, known, records)
 
-    def finish(self, fallback: tuple[int, str] | None = None) -> list[Event]:
-        """End of input: release what waits (with ``fallback``, default: this engine's site fallback),
-        collect the correlators' figures; returns the events released."""
+    def finish(self, fallback: tuple[int, str] | None = None, latest: int | None = None) -> list[Event]:
+        """End of input: release what waits (with ``fallback``, default: this engine's site fallback;
+        records whose file never stated a time at ``latest`` when their host knows no time either,
+        default: ``latest_seen``), collect the correlators' figures; returns the events released."""
         if fallback is None:
             fallback = site_fallback(self.correlators.values())
+        if latest is None:
+            latest = self.latest_seen()
         stats = self.stats
         released: list[Event] = []
-        latest = max((t for c in self.correlators.values() if (t := c.latest_ts()) is not None), default=None)
         for host, correlator in self.correlators.items():
             released.extend(self._apply(correlator.finish(fallback, latest=latest)))
             stats.extractor.update(correlator.stats)
@@ -117,6 +119,10 @@ class Engine:
             if seen is not None and (stats.latest is None or seen > stats.latest):
                 stats.latest = seen
         return released
+
+    def latest_seen(self) -> int | None:
+        """The latest record time any host showed so far (UTC microseconds)."""
+        return max((t for c in self.correlators.values() if (t := c.latest_ts()) is not None), default=None)
 
     def tick(self, now_us: int) -> list[Event]:
         """Time-driven work of live shells: release what waited too long for a UTC offset."""

@@ -31,7 +31,8 @@ What it does, in order, for each ``feed(ref, record)``:
    other record, or an MSI record when MPSetup said nothing, at the latest time the host's other logs
    showed; and at the end of an offline input, if the host showed no time at all, at the latest time
    of the whole input (``finish(latest=...)``). That happens at ``finish``, after ``HOLD_SECONDS`` of
-   wall clock (``tick``) and before a file is forgotten; nothing is dropped unless no time is known
+   wall clock (``tick``, counted once no local-time record of the host is held any more: those may
+   carry the mp.msi start) and before a file is forgotten; nothing is dropped unless no time is known
    anywhere.
 
 State is complete and bounded: ``state()`` holds the extractors (thread contexts, chains, last times,
@@ -158,15 +159,15 @@ class Correlator:
         """Time-driven work (call every few seconds in live shells): held records that waited
         ``HOLD_SECONDS`` are placed with the fallback offset, and records whose file stated no time
         for as long are placed from context."""
-        out = self._tick_timeless(now_us)
+        out: list[Event] = []
         if not self._held:
             self._held_since = None
-            return out
-        if self._held_since is None:
+        elif self._held_since is None:
             self._held_since = now_us
-            return out
-        if now_us - self._held_since >= self.hold_seconds * _US:
+        elif now_us - self._held_since >= self.hold_seconds * _US:
             out.extend(self._release(self.fallback()))
+        if not self._held:  # timeless lines wait for held ones: those may carry the mp.msi start
+            out.extend(self._tick_timeless(now_us))
         return out
 
     def _tick_timeless(self, now_us: int) -> list[Event]:

@@ -170,3 +170,23 @@ def test_a_forgotten_file_or_stream_hands_its_waiting_lines_out_first() -> None:
         released.extend(corr.feed_many(FileRef(name, name, "mpcontrol"), _control(31)))
     assert _kinds(released, MSI) == [K.MSI_MUTEX_BUSY, K.MSI_ENGINE_RETURN]
     assert corr.waiting == 0 and corr.finish() == [] and corr.stats["untimed"] == 0
+
+
+def test_streaming_places_them_only_after_held_local_times_are_released() -> None:
+    """A host that states no UTC offset: MPSetup's lines wait for the fallback, and the timeless MPMSI
+    lines wait for them (they carry the mp.msi start), so live shells place them as offline does."""
+    corr = Correlator("MGTPOINT1", fallback=lambda: (-300, "site"))
+    corr.feed_many(MSI, _msi())
+    corr.feed_many(SETUP, _setup())
+    iis = (
+        "#Fields: date time cs-method cs-uri-stem sc-status\r\n2004-12-02 23:30:00 GET /iisstart.htm 200\r\n"
+    )
+    corr.feed_many(FileRef("iis", "W3SVC1/ex041202.log", "iis"), parse_bytes(iis.encode(), "ex041202.log"))
+    assert corr.latest_ts() is not None  # the IIS log (UTC) gives the host a time, not its offset
+    assert corr.held == 2 and corr.waiting == 2
+    second = 1_000_000
+    released: list[Event] = []
+    for tick in range(0, 3 * HOLD_SECONDS + 2):
+        released.extend(corr.tick(second + tick * second))
+    placed = {e.ts for e in released if e.file_id == MSI.file_id}
+    assert placed == {to_us(INSTALLING) + AFTER_MSI_STARTED}
