@@ -160,6 +160,13 @@ def _notes(stats: RunStats, out: TextIO) -> None:
     untimed = stats.extractor.get("untimed", 0)
     if untimed:
         print(f"mpwatch diagnose: warning: {untimed} event(s) had no time and were left out", file=out)
+    placed = stats.extractor.get("placed_from_context", 0)
+    if placed:
+        print(
+            f"mpwatch diagnose: note: {placed} event(s) came from log lines with no time of their own or "
+            "of their file; they were placed from context (the host's mp.msi start, its other logs)",
+            file=out,
+        )
     for host, (offset, source) in sorted(stats.guessed_offsets.items()):
         basis = "the site's offset" if source == "site" else "UTC, no zone known"
         print(
