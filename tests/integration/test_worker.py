@@ -9,6 +9,7 @@ polls the worker's HTTP API until ``GET /api/servers/{server}?now=<oracle now>``
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -132,3 +133,37 @@ async def test_rocksdb_store_answers_like_the_oracle(tmp_path: Path, kafka_boots
     with running(worker):
         await ship(folder, f"kafka://{kafka_bootstrap}/{worker.records}", tmp_path / "state")
         await asyncio.to_thread(wait_equal, worker, view)
+        # restarted with its local RocksDB deleted: the tables come back from the changelog topics
+        worker.stop()
+        data_dir = tmp_path / f"data-{worker.port}"
+        assert data_dir.is_dir() and any(data_dir.rglob("*"))
+        shutil.rmtree(data_dir)
+        with running(worker):
+            await asyncio.to_thread(wait_equal, worker, view, 120)
+        assert data_dir.is_dir()  # rebuilt locally
+
+
+async def test_a_killed_worker_rejoins_and_both_answer_for_every_server(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    folder = write_logset("demo", tmp_path / "logs", style="text")
+    view = oracle(folder)
+    name = tag()
+    first, second = WorkerProc(tmp_path, kafka_bootstrap, name), WorkerProc(tmp_path, kafka_bootstrap, name)
+    with running(first, second):
+        await ship(folder, f"kafka://{kafka_bootstrap}/{first.records}", tmp_path / "state")
+        await asyncio.to_thread(wait_equal, first, view, 150)
+        first.stop(signal.SIGKILL)
+        await asyncio.to_thread(wait_equal, second, view, 150)
+        first.start()  # same port, same group: it rejoins and takes partitions back
+        first.wait_ready()
+        await asyncio.to_thread(wait_equal, first, view, 150)
+        await asyncio.to_thread(wait_equal, second, view, 30)
+
+        def owned() -> list[int]:
+            return [len(w.get_json("/api/servers/local")[1]["servers"]) for w in (first, second)]
+
+        deadline = time.monotonic() + 60  # every server owned exactly once once the rebalance settled
+        while sum(owned()) != len(view["servers"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert sum(owned()) == len(view["servers"]), owned()
