@@ -48,7 +48,7 @@ from streams.core.servers import canonical_server
 from streams.errors import ApiError, WireFormatError, WireVersionError
 from streams.metrics import PipelineMetrics, register_state_metrics
 from streams.store import wall_clock_us
-from streams.worker.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings, faust_credentials
 
 log = logging.getLogger("mpwatch.worker")
 
@@ -106,6 +106,7 @@ class Worker:
         self.app = faust.App(
             s.app_id,
             broker=[f"kafka://{b}" for b in s.brokers()],
+            broker_credentials=faust_credentials(s),
             store=s.store,
             datadir=s.data_dir,
             web_host=s.web_host,

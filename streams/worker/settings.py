@@ -156,6 +156,22 @@ def client_kwargs(s: WorkerSettings) -> dict[str, Any]:
     return options
 
 
+def faust_credentials(s: WorkerSettings) -> Any:
+    """The same settings as Faust's ``broker_credentials`` (its consumer, producer and changelog clients
+    do not read ``client_kwargs``): SASL with TLS or without, TLS alone, or None for PLAINTEXT."""
+    import faust
+
+    k = s.kafka
+    if k.security_protocol.startswith("SASL"):
+        context = ssl_context(s) if k.security_protocol == "SASL_SSL" else None
+        return faust.SASLCredentials(
+            username=k.username, password=_password(k), ssl_context=context, mechanism=k.sasl_mechanism
+        )
+    if k.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(s))
+    return None
+
+
 def ssl_context(s: WorkerSettings) -> ssl.SSLContext:
     from aiokafka.helpers import create_ssl_context
 

@@ -20,6 +20,7 @@ import pytest
 
 from tests.fixtures.logsets import SCENARIOS as ALL
 from tests.fixtures.logsets import write_logset
+from tests.integration.kafka_helpers import KafkaTls
 from tests.integration.worker_proc import (
     WorkerProc,
     metric,
@@ -167,3 +168,21 @@ async def test_a_killed_worker_rejoins_and_both_answer_for_every_server(
         while sum(owned()) != len(view["servers"]) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         assert sum(owned()) == len(view["servers"]), owned()
+
+
+async def test_a_worker_on_the_sasl_ssl_listener_answers_like_the_oracle(
+    tmp_path: Path, kafka_bootstrap: str, kafka_tls: KafkaTls
+) -> None:
+    """TLS checked against the broker's CA and SCRAM-SHA-512, as a production cluster asks: the worker
+    consumes, keeps its changelogs and produces its events through the SASL_SSL listener only."""
+    folder = write_logset("install_retrying", tmp_path / "logs", style="text")
+    view = oracle(folder)
+    kafka = (
+        f'[kafka]\nsecurity_protocol = "SASL_SSL"\nsasl_mechanism = "{kafka_tls.mechanism}"\n'
+        f'username = "{kafka_tls.username}"\npassword = "{kafka_tls.password}"\n'
+        f'ssl_cafile = "{kafka_tls.ca_file}"\n'
+    )
+    worker = WorkerProc(tmp_path, kafka_tls.bootstrap, tag(), extra=kafka)
+    with running(worker):
+        await ship(folder, f"kafka://{kafka_bootstrap}/{worker.records}", tmp_path / "state")
+        await asyncio.to_thread(wait_equal, worker, view)

@@ -35,7 +35,13 @@ def free_port() -> int:
 
 class WorkerProc:
     def __init__(
-        self, tmp: Path, bootstrap: str, tag: str, port: int | None = None, store: str = "memory://"
+        self,
+        tmp: Path,
+        bootstrap: str,
+        tag: str,
+        port: int | None = None,
+        store: str = "memory://",
+        extra: str = "",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -46,6 +52,7 @@ class WorkerProc:
             f'data_dir = "{tmp / f"data-{self.port}"}"\nweb_port = {self.port}\npartitions = 3\n'
             f'hold_seconds = 1.0\ntick_seconds = 0.5\nlog_level = "info"\n'
             f'[topics]\nrecords = "{tag}-records"\nevents = "{tag}-events"\nhealth = "{tag}-health"\n'
+            + extra  # more TOML tables ([kafka] ...)
         )
         self.log = tmp / f"worker-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
