@@ -1,10 +1,10 @@
 #!/bin/sh
 # The demo shipper of compose.yaml: one `mpwatch ship` per host folder under /samples (a folder is one
 # site system, its name the source host), all with /etc/mpwatch/shipper.toml. The n-th host (in name
-# order, from 0) serves /metrics on port 9464 + n. SIGTERM stops every shipper cleanly (each sends
+# order, from 0) serves /metrics on port 9108 + n. SIGTERM stops every shipper cleanly (each sends
 # what it read and saves its checkpoint under /var/lib/mpwatch/ship/HOST).
 set -eu
-port=9464
+port=9108
 pids=""
 for dir in /samples/*/; do
     host=$(basename "$dir")
