@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars clean tools
+.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars clean tools node-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,15 +19,17 @@ demo: $(STAMP)
 	$(PY) deploy/local/demo.py
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
-test: $(STAMP) lint typecheck kafka-jars tools
+test: $(STAMP) lint typecheck kafka-jars tools node-tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## typecheck: mypy over shipper/ and streams/, then the Windows-only code as Windows sees it (types-pywin32)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --platform win32 --cache-dir .mypy_cache/win32 shipper/windows_service.py shipper/winfile.py
 
 ## unit: only the tests that need no external service
 unit: $(STAMP)
@@ -68,5 +70,15 @@ tools:
 	  else echo "note: missing system packages: $$missing(make tools installs them as root); their tests skip"; fi; \
 	fi
 
+## node-tools: npm packages the tests use, in .tools/node (git ignores it): tree-sitter with the PowerShell
+## grammar for the syntax check of deploy/windows/*.ps1 (tests/powershell/check_ps1.mjs)
+NODE_TOOLS := .tools/node
+NODE_STAMP := $(NODE_TOOLS)/.installed
+node-tools: tools $(NODE_STAMP)
+$(NODE_STAMP): tests/powershell/package.json tests/powershell/package-lock.json
+	@if ! command -v npm >/dev/null; then echo "note: npm missing (make tools installs it as root); the PowerShell syntax tests skip"; exit 0; fi; \
+	mkdir -p $(NODE_TOOLS) && cp tests/powershell/package.json tests/powershell/package-lock.json $(NODE_TOOLS)/ && \
+	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund --silent && touch .installed
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .tools
