@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars clean tools node-tools
+.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars clean tools node-tools go-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) deploy/local/demo.py
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
-test: $(STAMP) lint typecheck kafka-jars tools node-tools
+test: $(STAMP) lint typecheck kafka-jars tools node-tools go-tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -79,6 +79,15 @@ $(NODE_STAMP): tests/powershell/package.json tests/powershell/package-lock.json
 	@if ! command -v npm >/dev/null; then echo "note: npm missing (make tools installs it as root); the PowerShell syntax tests skip"; exit 0; fi; \
 	mkdir -p $(NODE_TOOLS) && cp tests/powershell/package.json tests/powershell/package-lock.json $(NODE_TOOLS)/ && \
 	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund --silent && touch .installed
+
+## go-tools: Go programs the tests use, built into .tools/go: composecheck (tests/compose), which loads
+## deploy/compose/compose.yaml with compose-go, Docker Compose's own loader (modules from the Go proxy)
+GO_TOOLS := .tools/go
+COMPOSECHECK := $(GO_TOOLS)/composecheck
+go-tools: $(COMPOSECHECK)
+$(COMPOSECHECK): tests/compose/main.go tests/compose/go.mod tests/compose/go.sum
+	@if ! command -v go >/dev/null; then echo "note: go missing; the Compose loader test skips"; exit 0; fi; \
+	mkdir -p $(GO_TOOLS) && cd tests/compose && go build -mod=readonly -o ../../$(COMPOSECHECK) .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .tools

@@ -1,6 +1,7 @@
 """The Compose trial stack (deploy/compose/compose.yaml) and the Dockerfile, held to the code.
 
-No Docker engine runs here, so the files are parsed and every setting that must agree with the code is
+No Docker engine runs here, so compose.yaml is loaded with compose-go (the loader of Docker Compose
+itself: schema, interpolation, extends) and the files are parsed and every setting that must agree with the code is
 read from both sides: topic names and partition counts (the worker's own ``worker_topics``), the broker
 address (Kafka's advertised listener for containers), the scrape targets (the services' web and
 metrics ports), the health probe's path (a route the worker and ``mpwatch run`` really serve), bind
@@ -10,9 +11,11 @@ mounts (files of this repository), pinned image tags and loopback-only ports.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -28,7 +31,7 @@ from shipper.config import load_config
 from shipper.paths import PathsProvider
 from streams.worker.settings import WorkerSettings, load_settings
 from streams.worker.topics import worker_topics
-from tests.tooling import require_tool
+from tests.tooling import require_path, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
@@ -36,6 +39,7 @@ COMPOSE = COMPOSE_DIR / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 HEALTHCHECK = ROOT / "deploy" / "docker" / "healthcheck.py"
 WORKERS = ("worker-1", "worker-2")
+COMPOSECHECK = ROOT / ".tools" / "go" / "composecheck"
 
 
 def load_compose() -> dict[str, Any]:
@@ -372,3 +376,42 @@ def test_build_context_holds_only_what_the_image_copies() -> None:
     kept = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
     copied = {arg.split()[0].rstrip("/") for op, arg in dockerfile_instructions() if op == "COPY"}
     assert copied <= kept
+
+
+def compose_go(path: Path) -> subprocess.CompletedProcess[str]:
+    """Load ``path`` with compose-go (tests/compose, built by ``make go-tools``)."""
+    binary = require_path(COMPOSECHECK, "make go-tools builds it")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
+    return subprocess.run(
+        [str(binary), str(path)], capture_output=True, text=True, check=False, env=env, timeout=60
+    )
+
+
+def test_compose_loads_with_the_compose_loader() -> None:
+    """What Docker Compose would load: schema, interpolation, extends and service references."""
+    done = compose_go(COMPOSE)
+    assert done.returncode == 0, done.stderr
+    project = json.loads(done.stdout)
+    services = project["services"]
+    assert set(services) == set(SERVICES)
+    assert services["kafka"]["environment"] == {
+        k: str(v) for k, v in SERVICES["kafka"]["environment"].items()
+    }
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind":
+                assert Path(volume["source"]).exists(), (name, volume["source"])
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "admin"  # the default
+    assert set(project["volumes"]) == {"worker-1-data", "worker-2-data", "shipper-state", "prometheus-data"}
+
+
+def test_compose_loader_rejects_a_broken_file(tmp_path: Path) -> None:
+    shutil.copy(COMPOSE_DIR / "kafka.yml", tmp_path / "kafka.yml")
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(
+        COMPOSE.read_text().replace("condition: service_completed_successfully", "condition: done", 1)
+    )
+    done = compose_go(broken)
+    assert done.returncode == 1 and "condition" in done.stderr, done.stderr
