@@ -1,8 +1,8 @@
 """The Compose trial stack (deploy/compose/compose.yaml) and the Dockerfile, held to the code.
 
 No Docker engine runs here, so compose.yaml is loaded with compose-go (the loader of Docker Compose
-itself: schema, interpolation, extends) and the files are parsed and every setting that must agree with the code is
-read from both sides: topic names and partition counts (the worker's own ``worker_topics``), the broker
+itself: schema, interpolation, extends), and every setting that must agree with the code is read from
+both sides: topic names and partition counts (the worker's own ``worker_topics``), the broker
 address (Kafka's advertised listener for containers), the scrape targets (the services' web and
 metrics ports), the health probe's path (a route the worker and ``mpwatch run`` really serve), bind
 mounts (files of this repository), pinned image tags and loopback-only ports.
