@@ -80,14 +80,16 @@ $(NODE_STAMP): tests/powershell/package.json tests/powershell/package-lock.json
 	mkdir -p $(NODE_TOOLS) && cp tests/powershell/package.json tests/powershell/package-lock.json $(NODE_TOOLS)/ && \
 	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund --silent && touch .installed
 
-## go-tools: Go programs the tests use, built into .tools/go: composecheck (tests/compose), which loads
-## deploy/compose/compose.yaml with compose-go, Docker Compose's own loader (modules from the Go proxy)
+## go-tools: Go programs the tests use, built into .tools/go from tests/compose (modules from the Go proxy):
+## composecheck loads deploy/compose/compose.yaml with compose-go, Docker Compose's own loader, and
+## dockerfilecheck runs BuildKit's Dockerfile parser and build checks (docker build --check) offline
 GO_TOOLS := .tools/go
-COMPOSECHECK := $(GO_TOOLS)/composecheck
-go-tools: $(COMPOSECHECK)
-$(COMPOSECHECK): tests/compose/main.go tests/compose/go.mod tests/compose/go.sum
-	@if ! command -v go >/dev/null; then echo "note: go missing; the Compose loader test skips"; exit 0; fi; \
-	mkdir -p $(GO_TOOLS) && cd tests/compose && go build -mod=readonly -o ../../$(COMPOSECHECK) .
+GO_STAMP := $(GO_TOOLS)/.built
+go-tools: $(GO_STAMP)
+$(GO_STAMP): $(wildcard tests/compose/*/main.go) tests/compose/go.mod tests/compose/go.sum
+	@if ! command -v go >/dev/null; then echo "note: go missing; the Compose and Dockerfile checks skip"; exit 0; fi; \
+	mkdir -p $(GO_TOOLS) && cd tests/compose && go build -mod=readonly -o ../../$(GO_TOOLS)/ ./composecheck ./dockerfilecheck \
+	  && touch ../../$(GO_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .tools

@@ -40,6 +40,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 HEALTHCHECK = ROOT / "deploy" / "docker" / "healthcheck.py"
 WORKERS = ("worker-1", "worker-2")
 COMPOSECHECK = ROOT / ".tools" / "go" / "composecheck"
+DOCKERFILECHECK = ROOT / ".tools" / "go" / "dockerfilecheck"
 
 
 def load_compose() -> dict[str, Any]:
@@ -415,3 +416,29 @@ def test_compose_loader_rejects_a_broken_file(tmp_path: Path) -> None:
     )
     done = compose_go(broken)
     assert done.returncode == 1 and "condition" in done.stderr, done.stderr
+
+
+def dockerfile_check(path: Path) -> tuple[int, dict[str, Any]]:
+    """BuildKit's parser and build checks over ``path`` (tests/compose, built by ``make go-tools``)."""
+    binary = require_path(DOCKERFILECHECK, "make go-tools builds it")
+    done = subprocess.run([str(binary), str(path)], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_dockerfile_passes_buildkit_checks() -> None:
+    code, report = dockerfile_check(DOCKERFILE)
+    assert code == 0 and report == {"warnings": []}, report
+
+
+def test_buildkit_checks_catch_a_broken_dockerfile(tmp_path: Path) -> None:
+    text = DOCKERFILE.read_text()
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(text.replace('ENTRYPOINT ["mpwatch"]', "ENTRYPOINT mpwatch"))  # shell form: no signals
+    code, report = dockerfile_check(broken)
+    assert code == 1 and [w["rule"] for w in report["warnings"]] == ["JSONArgsRecommended"], report
+    broken.write_text(
+        text.replace("COPY deploy/docker/healthcheck.py /usr/local/bin/mpwatch-healthcheck", "COPY x")
+    )
+    code, report = dockerfile_check(broken)
+    assert code == 1 and "COPY requires at least two arguments" in report["error"], report
