@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars clean tools node-tools go-tools
+.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars k8s-tools k8s-generate clean tools \
+	node-tools go-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +20,7 @@ demo: $(STAMP)
 	$(PY) deploy/local/demo.py
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
-test: $(STAMP) lint typecheck kafka-jars tools node-tools go-tools
+test: $(STAMP) lint typecheck kafka-jars k8s-tools tools node-tools go-tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -57,6 +58,17 @@ kafka-down:
 ## kafka-jars: download the broker jars once (visible progress; the test fixture then starts at once)
 kafka-jars:
 	deploy/local/kafka fetch
+
+## k8s-tools: kustomize and kubeconform (go install) and the offline Kubernetes, Strimzi and
+## prometheus-operator JSON schemas, built once into .tools/ (deploy/k8s/tools/fetch; K8S_TOOLS_DIR moves it).
+## A failure stops CI (MPWATCH_REQUIRE_TOOLS=1); elsewhere the deploy/k8s tests then skip with the reason.
+k8s-tools: $(STAMP)
+	@PY=$(PY) deploy/k8s/tools/fetch || { [ "$$MPWATCH_REQUIRE_TOOLS" != 1 ] && \
+	  echo "note: make k8s-tools failed (above); the deploy/k8s tests skip"; }
+
+## k8s-generate: rewrite deploy/k8s/base's generated files (topics, PrometheusRule, dashboards)
+k8s-generate: $(STAMP)
+	$(PY) deploy/k8s/generate.py
 
 ## tools: system packages the tests need, as package:command (installed when root and missing, else listed)
 TOOL_PKGS := npm:npm chromium:chromium prometheus:promtool prometheus:prometheus prometheus-alertmanager:amtool \

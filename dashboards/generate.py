@@ -407,10 +407,11 @@ def pipeline_health() -> dash.Dashboard:
         ),
         (
             "Consumer lag per partition",
-            "max by (partition) (mpwatch_consumer_lag_records)",
-            "partition {{partition}}",
+            "max by (topic, partition) (mpwatch_consumer_lag_records)",
+            "{{topic}} {{partition}}",
             "short",
-            "Records behind the end of each partition.",
+            "Messages behind the end of each source topic partition (records: shipped batches; events: "
+            "per-server event lists), as the worker holding it measures every tick.",
         ),
         ("Worker records/s", "mpwatch:records_in:rate5m", "{{instance}}", "cps", "Raw records taken in."),
         (
@@ -440,6 +441,13 @@ def pipeline_health() -> dash.Dashboard:
             "{{instance}}",
             "short",
             "Lines the shippers cut at tail.max_line_bytes.",
+        ),
+        (
+            "Encoding switches per hour",
+            "sum by (instance) (increase(mpwatch_shipper_encoding_switches_total[1h]))",
+            "{{instance}}",
+            "short",
+            "Blocks of another encoding found inside a file (UTF-16 after UTF-8, or the reverse).",
         ),
         (
             "Wire versions rejected per hour",

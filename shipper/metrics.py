@@ -33,6 +33,10 @@ class ShipperMetrics:
             kind,
         )
         self.truncated_lines = counter("truncated_lines_total", "Lines cut at tail.max_line_bytes")
+        self.encoding_switches = counter(
+            "encoding_switches_total",
+            "Blocks of another encoding found inside a file (UTF-16 appended to UTF-8, or the reverse)",
+        )
         self.parse_fallbacks = counter(
             "parse_fallback_total",
             "Lines framed as raw text because the file's format parser did not understand them",

@@ -15,6 +15,7 @@ raw text exactly as the framing parser did.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,6 +28,8 @@ from shipper.metrics import ShipperMetrics
 from shipper.state import FileState
 from shipper.tailer import FileTailer
 from streams.wire import DEFAULT_LIMIT, FileHeader, Framed, ShippedBatch, encode
+
+log = logging.getLogger("mpwatch.shipper")
 
 _FRAMED_OVERHEAD = 24  # bytes a framed record adds to its raw text in a message (offsets, quotes)
 
@@ -78,6 +81,7 @@ class ReadScheduler:
 
     def _read(self, state: FileState, tailer: FileTailer) -> None:
         cut_before = tailer.truncated_lines
+        switches_before = len(tailer.decoder.switches)
         raw_before = tailer.parser.raw_lines
         try:
             records, count = tailer.read()
@@ -88,6 +92,16 @@ class ReadScheduler:
         if count:
             state.last_change = self.clock()
             state.size = max(state.size, tailer.read_pos)
+        for at, old, new in tailer.decoder.switches[switches_before:]:
+            self.metrics.encoding_switches.inc()
+            log.warning(
+                "%s: encoding changes at byte %d from %s to %s; reading on in %s",
+                state.path,
+                at,
+                old,
+                new,
+                new,
+            )
         if tailer.truncated_lines != cut_before:
             self.metrics.truncated_lines.inc(tailer.truncated_lines - cut_before)
         if tailer.parser.raw_lines != raw_before and state.fmt != "raw":

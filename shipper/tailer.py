@@ -59,7 +59,7 @@ def detect(
         from streams.formats.api import detect_format
 
         fmt = detect_format([line.text for line in lines], path)
-    return fmt, decoder.encoding
+    return fmt, decoder.initial_encoding  # reading starts at byte 0, in the file's first encoding
 
 
 class FileTailer:

@@ -103,8 +103,9 @@ class LiveEngine:
         return self._applied
 
     def tick(self, now_us: int | None = None) -> None:
-        """Release local-time records that waited too long for their host's UTC offset."""
-        holding = [host for host, correlator in self.engine.correlators.items() if correlator.held]
+        """Release local-time records that waited too long for their host's UTC offset, and records whose
+        file stated no time for as long (placed from context)."""
+        holding = [h for h, c in self.engine.correlators.items() if c.held or c.waiting]
         if not holding:
             return
         got = self.engine.tick(wall_clock_us() if now_us is None else now_us)

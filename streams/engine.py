@@ -9,7 +9,8 @@ methods of the same classes. No shell correlates anything itself.
 * ``feed_batch(batch)`` -- one shipped batch (``streams.wire``), parsed here with ``parse_records``;
 * ``tick(now_us)`` -- live shells only: releases local-time records that waited too long for their
   host's UTC offset (bounded wait, then the site fallback);
-* ``finish()`` -- offline only: end of input, everything still waiting is released;
+* ``finish()`` -- offline only: end of input, everything still waiting is released (records whose
+  file never stated a time are placed from context, the input's latest time as the last resort);
 * ``result(now)`` -- the ``mpwatch diagnose --json`` answer at ``now``.
 """
 
@@ -45,6 +46,7 @@ class RunStats:
     formats: Counter[str] = field(default_factory=Counter)
     extractor: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    encoding_switches: list[str] = field(default_factory=list)  # "file: at byte N, utf-8 -> utf-16-le"
     latest: int | None = None  # latest record time seen (UTC microseconds)
     guessed_offsets: dict[str, tuple[int, str]] = field(default_factory=dict)  # host -> (minutes, source)
 
@@ -99,15 +101,18 @@ class Engine:
         stats.formats[h.format] += len(records)
         return self.feed(h.host, known, records)
 
-    def finish(self, fallback: tuple[int, str] | None = None) -> list[Event]:
-        """End of input: release what waits (with ``fallback``, default: this engine's site fallback),
-        collect the correlators' figures; returns the events released."""
+    def finish(self, fallback: tuple[int, str] | None = None, latest: int | None = None) -> list[Event]:
+        """End of input: release what waits (with ``fallback``, default: this engine's site fallback;
+        records whose file never stated a time at ``latest`` when their host knows no time either,
+        default: ``latest_seen``), collect the correlators' figures; returns the events released."""
         if fallback is None:
             fallback = site_fallback(self.correlators.values())
+        if latest is None:
+            latest = self.latest_seen()
         stats = self.stats
         released: list[Event] = []
         for host, correlator in self.correlators.items():
-            released.extend(self._apply(correlator.finish(fallback)))
+            released.extend(self._apply(correlator.finish(fallback, latest=latest)))
             stats.extractor.update(correlator.stats)
             if correlator.fallback_used is not None and correlator.stats.get("local_times"):
                 stats.guessed_offsets[host] = correlator.fallback_used
@@ -115,6 +120,10 @@ class Engine:
             if seen is not None and (stats.latest is None or seen > stats.latest):
                 stats.latest = seen
         return released
+
+    def latest_seen(self) -> int | None:
+        """The latest record time any host showed so far (UTC microseconds)."""
+        return max((t for c in self.correlators.values() if (t := c.latest_ts()) is not None), default=None)
 
     def tick(self, now_us: int) -> list[Event]:
         """Time-driven work of live shells: release what waited too long for a UTC offset."""

@@ -353,8 +353,8 @@ class PipelineMetrics:
         )
         self.lag = Gauge(
             p + "consumer_lag_records",
-            "Records behind the partition's end offset",
-            ["partition"],
+            "Messages behind the end offset of a source topic's partition",
+            ["topic", "partition"],
             registry=registry,
         )
         self.rebalances = Counter(p + "rebalances_total", "Consumer group rebalances seen", registry=registry)

@@ -95,6 +95,9 @@ def read_source(source: Source, stats: RunStats, progress: Progress | None) -> I
         stats.errors.append(f"{source.origin}: {getattr(exc, 'strerror', None) or exc}")
         stats.bytes_done += max(0, source.size - done)
     yield parser.flush()
+    stats.encoding_switches += [
+        f"{source.origin}: at byte {at}, {old} -> {new}" for at, old, new in parser.decoder.switches
+    ]
     file_stats = parser.stats()
     stats.records += sum(file_stats.records.values())
     stats.formats.update(file_stats.records)

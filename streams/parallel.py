@@ -6,10 +6,11 @@ per host, ``streams.engine.Engine``) over them and streams the events back in ch
 the one ``Reducer``; the reducer is order-free and idempotent, so events arriving from several workers in
 any interleaving give the answer a single process gives (a test holds every fixture to that).
 
-One thing crosses hosts in stage 1: the site fallback for hosts whose logs never state a UTC offset
-(the offset most hosts showed). Workers therefore stop before their end-of-input step and send their
-offset votes; the parent adds them up, sends the site-wide fallback back, and only then do the workers
-release what they held, with it.
+Two things cross hosts in stage 1: the site fallback for hosts whose logs never state a UTC offset
+(the offset most hosts showed), and the input's latest time (where a host that showed no time at all
+places its lines that have none). Workers therefore stop before their end-of-input step and send their
+offset votes and latest time; the parent adds them up, sends the site-wide fallback and latest time
+back, and only then do the workers release what they held, with them.
 
 Workers are forked (Linux, macOS with fork): the sources, which carry open-callbacks, are inherited, not
 pickled. Without fork, or for archives (one zip handle must not be shared by processes), or for small
@@ -88,6 +89,7 @@ def run_parallel(
         workers[parent_end] = process
     workers_by_id = {id(conn): conn for conn in workers}
     votes: Counter[int] = Counter()
+    latest: int | None = None
     waiting_votes = set(workers)
     done: set[Connection] = set()
     progress_by_worker: dict[Connection, tuple[int, int]] = {}
@@ -107,12 +109,15 @@ def run_parallel(
                     if progress is not None:
                         progress(stats)
                 elif kind == "votes":
-                    votes.update(payload)
+                    worker_votes, worker_latest = payload
+                    votes.update(worker_votes)
+                    if worker_latest is not None and (latest is None or worker_latest > latest):
+                        latest = worker_latest
                     waiting_votes.discard(conn)
                     if not waiting_votes:
                         fallback = _fallback(votes)
                         for other in workers:
-                            other.send(fallback)
+                            other.send((fallback, latest))
                 elif kind == "done":
                     _merge(stats, payload)
                     done.add(conn)
@@ -156,9 +161,9 @@ def _worker(sources: list[Source], tz: dict[str, int], conn: Connection) -> None
         votes: Counter[int] = Counter()
         for correlator in engine.correlators.values():
             votes.update(correlator.offsets())
-        conn.send(("votes", votes))
-        fallback = conn.recv()
-        engine.finish(fallback)
+        conn.send(("votes", (votes, engine.latest_seen())))
+        fallback, latest = conn.recv()
+        engine.finish(fallback, latest)
         if pending:
             conn.send(("events", pending[:]))
         conn.send(("done", _figures(stats)))
@@ -185,6 +190,7 @@ def _figures(stats: RunStats) -> dict[str, Any]:
         "formats": dict(stats.formats),
         "extractor": dict(stats.extractor),
         "errors": list(stats.errors),
+        "encoding_switches": list(stats.encoding_switches),
         "latest": stats.latest,
         "guessed_offsets": dict(stats.guessed_offsets),
         "bytes_done": stats.bytes_done,
@@ -197,6 +203,7 @@ def _merge(stats: RunStats, figures: dict[str, Any]) -> None:
     stats.formats.update(figures["formats"])
     stats.extractor.update(figures["extractor"])
     stats.errors.extend(figures["errors"])
+    stats.encoding_switches.extend(figures["encoding_switches"])
     stats.guessed_offsets.update(figures["guessed_offsets"])
     latest = figures["latest"]
     if latest is not None and (stats.latest is None or latest > stats.latest):

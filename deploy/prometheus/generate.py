@@ -250,7 +250,7 @@ def pipeline_alerts() -> list[Alert]:
         ),
         Alert(
             "MpwatchWorkerLagging",
-            "max by (partition) (mpwatch_consumer_lag_records) > 10000",
+            "max by (topic, partition) (mpwatch_consumer_lag_records) > 10000",
             "warning",
             "Partition {{ $labels.partition }} is more than 10000 records behind",
             "The workers' consumer lag on this partition stayed above 10000 records for 10 minutes: "
@@ -320,7 +320,7 @@ def recording_rules() -> list[Record]:
         ),
         Record(
             "mpwatch:consumer_lag_records:sum",
-            "sum(max by (partition) (mpwatch_consumer_lag_records))",
+            "sum(max by (topic, partition) (mpwatch_consumer_lag_records))",
             "total consumer lag over all partitions",
         ),
     ]
@@ -508,11 +508,17 @@ def pipeline_cases() -> list[Case]:
         (
             "a partition lagging for 10 minutes fires once even when two workers report it",
             [
-                (f'mpwatch_consumer_lag_records{{partition="3",{W1}}}', "20000x15"),
-                (f'mpwatch_consumer_lag_records{{partition="3",{W2}}}', "15000x15"),
-                (f'mpwatch_consumer_lag_records{{partition="4",{W1}}}', "20000x5 10 20000x10"),
+                (f'mpwatch_consumer_lag_records{{topic="mpwatch-records",partition="3",{W1}}}', "20000x15"),
+                (f'mpwatch_consumer_lag_records{{topic="mpwatch-records",partition="3",{W2}}}', "15000x15"),
+                (
+                    f'mpwatch_consumer_lag_records{{topic="mpwatch-records",partition="4",{W1}}}',
+                    "20000x5 10 20000x10",
+                ),
             ],
-            [("9m", "MpwatchWorkerLagging", []), ("10m", "MpwatchWorkerLagging", [{"partition": "3"}])],
+            [
+                ("9m", "MpwatchWorkerLagging", []),
+                ("10m", "MpwatchWorkerLagging", [{"topic": "mpwatch-records", "partition": "3"}]),
+            ],
         ),
         (
             "a worker that cannot be scraped for 5 minutes",

@@ -33,6 +33,7 @@ from streams.loader import discover, parse_host_option
 from streams.offline import RunStats, run
 from streams.parallel import MIN_PARALLEL_BYTES, all_plain, can_fork, default_jobs, run_parallel
 from streams.render import render
+from streams.sanitize import visible
 from streams.shipped import collect, file_path, is_kafka_url, looks_shipped
 from streams.wire import ShippedBatch
 
@@ -153,10 +154,19 @@ def _parse_now(text: str | None) -> int | None:
 def _notes(stats: RunStats, out: TextIO) -> None:
     """Warnings worth a line on stderr: unreadable files, events that could not be placed."""
     for error in stats.errors:
-        print(f"mpwatch diagnose: warning: {error}", file=out)
+        print(f"mpwatch diagnose: warning: {visible(error)}", file=out)
+    for switch in stats.encoding_switches:
+        print(f"mpwatch diagnose: note: encoding changes inside a file: {visible(switch)}", file=out)
     untimed = stats.extractor.get("untimed", 0)
     if untimed:
         print(f"mpwatch diagnose: warning: {untimed} event(s) had no time and were left out", file=out)
+    placed = stats.extractor.get("placed_from_context", 0)
+    if placed:
+        print(
+            f"mpwatch diagnose: note: {placed} event(s) came from log lines with no time of their own or "
+            "of their file; they were placed from context (the host's mp.msi start, its other logs)",
+            file=out,
+        )
     for host, (offset, source) in sorted(stats.guessed_offsets.items()):
         basis = "the site's offset" if source == "site" else "UTC, no zone known"
         print(

@@ -104,6 +104,8 @@ def summary(stats: ParseStats, failed: int = 0) -> str:
         f"mpwatch parse: {stats.files} file(s), {stats.total_records} record(s) ({per_format}), "
         f"{stats.raw_lines} raw line(s), {stats.blank_lines} blank, {stats.directive_lines} directive(s)"
     )
+    if stats.encoding_switches:
+        text += f"; {stats.encoding_switches} encoding switch(es) inside files (read on in the new encoding)"
     if failed:
         text += f"; {failed} file(s) could not be read"
     return text

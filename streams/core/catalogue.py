@@ -1,4 +1,5 @@
-"""The diagnosis catalogue: stable codes with title, cause and remedy (from the seed document).
+"""The diagnosis catalogue: stable codes with title, cause and remedy (from the seed document, and for
+the causes later versions added, ConfigMgr 2007 .. current branch, from Microsoft's published guidance).
 
 ``phase`` says when a diagnosis applies: ``install`` problems are cleared by a later successful install;
 ``runtime`` problems concern a working (or supposedly working) MP and are judged on recent evidence.
@@ -62,6 +63,53 @@ _ENTRIES = (
         "On Windows Server 2003 mp.msi requires the BITS Server Extensions and stops when they are missing.",
         "Install BITS Server Extensions (Windows Components > Application Server > IIS).",
         "install",
+        SPECIFIC,
+    ),
+    Diagnosis(
+        "WEBDAV_NOT_INSTALLED",
+        "WebDAV is not installed or not enabled",
+        "On Windows Server 2008 and later the management point needs the IIS WebDAV Publishing role "
+        "service with WebDAV enabled (and BITS Server Extensions); setup found WebDAV missing and mp.msi "
+        "stopped.",
+        "Add the IIS role service WebDAV Publishing (on Windows Server 2008 download the WebDAV "
+        "extension), enable WebDAV with an authoring rule that allows All users to read, install BITS "
+        "Server Extensions, then let Site Component Manager retry.",
+        "install",
+        SPECIFIC,
+    ),
+    Diagnosis(
+        "ASPNET_NOT_REGISTERED",
+        "MP answers 401/500: ASP.NET not registered with IIS",
+        "MP Control Manager's HttpSendRequestSync check gets 401 or 500 (IIS may log 500.21): the .NET "
+        "Framework was installed before IIS (or IIS was reinstalled), so ASP.NET is not registered with "
+        "IIS and the MP's web applications cannot run.",
+        "Register ASP.NET with IIS (aspnet_regiis -i of the Framework the MP uses, or add the IIS role "
+        "service ASP.NET on Windows Server 2008 and later), run iisreset, and reinstall the MP if the "
+        "check keeps failing.",
+        "runtime",
+        SPECIFIC,
+    ),
+    Diagnosis(
+        "MP_APP_POOL_STOPPED",
+        "MP answers 503: its application pool is stopped",
+        "MP Control Manager's HttpSendRequestSync check gets 503 Service Unavailable: HTTP.sys answers "
+        "for a stopped application pool (SMS Management Point Pool / CCM Server Framework Pool), for "
+        "example after its identity's password changed or rapid-fail protection stopped it.",
+        "Start the MP's application pool in IIS Manager, look in the System event log (WAS) for why it "
+        "stopped, fix its identity or the crashing module, then recheck the MP list URL.",
+        "runtime",
+        SPECIFIC,
+    ),
+    Diagnosis(
+        "HTTPS_CLIENT_CERTIFICATE",
+        "HTTPS MP rejects the client certificate (403.x)",
+        "The MP accepts HTTPS only and refused the caller's client certificate: 403.7 (no client "
+        "certificate), 403.16 (not trusted or invalid), 403.13 (revoked), 403.17 (expired), or WinHTTP "
+        "12175 (secure channel failure).",
+        "Give the site server (and clients) a valid client authentication certificate, put the issuing "
+        "root CA in the MP's Trusted Root store, make the CRL reachable (or turn CRL checking off), and "
+        "check the MP's web server certificate bound to port 443.",
+        "runtime",
         SPECIFIC,
     ),
     Diagnosis(
@@ -153,8 +201,10 @@ _ENTRIES = (
     Diagnosis(
         "INSTALL_RETRYING",
         "Install keeps retrying",
-        "Status 1013 was reported at least twice without a 1015 in between: Site Component Manager "
-        "retries the install every 60 minutes and it keeps failing.",
+        "Status 1013 was reported at least twice without a 1015 in between (or, where the status lines "
+        "were not collected, SiteComp said twice 'Installation failed and will be retried in the next "
+        "polling cycle.'): Site Component Manager retries the install every polling cycle (about "
+        "hourly) and it keeps failing.",
         "Find the failing step (the other diagnoses and the timeline show the last attempt) and fix it.",
         "install",
         STUCK,

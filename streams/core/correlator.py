@@ -24,6 +24,17 @@ What it does, in order, for each ``feed(ref, record)``:
    construction (the offline and embedded shells pass the offset most hosts of the site showed),
    else UTC. Such times are flagged inferred, like every placed local time.
 
+4. **Records with no time at all.** A record whose file has stated no time yet waits in its extractor
+   for the file's first time (a Windows Installer 2.0 log collected after its banner: the next banner
+   places it). If none comes, it is placed from *context*, inferred: an MSI record 1 ms after the
+   host's latest MPSetup ``Installing ... mp.msi`` time (so timelines show it after that line); any
+   other record, or an MSI record when MPSetup said nothing, at the latest time the host's other logs
+   showed; and at the end of an offline input, if the host showed no time at all, at the latest time
+   of the whole input (``finish(latest=...)``). That happens at ``finish``, after ``HOLD_SECONDS`` of
+   wall clock (``tick``, counted once no local-time record of the host is held any more: those may
+   carry the mp.msi start) and before a file is forgotten; nothing is dropped unless no time is known
+   anywhere.
+
 State is complete and bounded: ``state()`` holds the extractors (thread contexts, chains, last times,
 records waiting for a time), the learned clock, the held records, the replay marks and counters;
 ``from_state`` resumes exactly. At most ``MAX_FILES`` file identities and ``MAX_STREAMS`` streams are
@@ -37,6 +48,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from streams.core import kinds as K
 from streams.core.clock import HostClock
 from streams.core.events import Event
 from streams.core.extract import EventExtractor
@@ -49,6 +61,7 @@ HOLD_SECONDS = 300  # ... or this long (wall clock, through tick) before the fal
 MAX_FILES = 512  # file identities whose replay marks are kept
 MAX_STREAMS = 64  # rotation streams whose extractor state is kept
 _US = 1_000_000
+AFTER_MSI_STARTED = 1_000  # us: timeless mp.msi lines follow MPSetup's "Installing ... mp.msi" line
 
 Fallback = Callable[[], tuple[int, str]]  # -> (offset minutes east, source: "site" | "utc" | ...)
 
@@ -99,6 +112,10 @@ class Correlator:
         self._held_streams: set[str] = set()
         self._held_since: int | None = None  # wall-clock time (us) tick first saw a hold
         self._fallback_used: tuple[int, str] | None = None
+        self._msi_started: int | None = None  # latest MPSetup "Installing ... mp.msi" time (UTC us)
+        self._site_latest: int | None = None  # the whole input's latest time (offline finish only)
+        self._waiting_since: int | None = None  # wall-clock time (us) tick first saw timeless records
+        self._spilled: list[Event] = []  # released by a forgotten stream; drained in the same call
 
     # ------------------------------------------------------------------ feeding
     def feed(self, ref: FileRef, record: Record) -> list[Event]:
@@ -112,15 +129,20 @@ class Correlator:
             self.stats["replayed"] += 1
             return []
         self._last[ref.file_id] = record.offset
-        if len(self._last) > MAX_FILES:
-            self._forget_file(next(iter(self._last)))
+        forgotten = self._forget_file(next(iter(self._last))) if len(self._last) > MAX_FILES else []
         if stream in self._held_streams or (self._is_local(record) and self._must_wait()):
             self._hold(ref, stream, record)
-            return self._release(self.fallback()) if len(self._held) >= HOLD_LIMIT else []
+            if len(self._held) >= HOLD_LIMIT:
+                forgotten.extend(self._release(self.fallback()))
+            return forgotten
         events = self._extractor(stream).feed(record, ref.file_id, ref.name, ref.kind)
+        if self._spilled:
+            events = self._drain(events)
         if self._held and self.clock.known(self.host):
             events.extend(self._release(None))
-        return events
+        if events:
+            self._note(events)
+        return forgotten + events if forgotten else events
 
     def feed_many(self, ref: FileRef, records: Iterable[Record]) -> list[Event]:
         """``feed`` for each record of one file, in order."""
@@ -135,21 +157,38 @@ class Correlator:
 
     def tick(self, now_us: int) -> list[Event]:
         """Time-driven work (call every few seconds in live shells): held records that waited
-        ``HOLD_SECONDS`` are placed with the fallback offset."""
+        ``HOLD_SECONDS`` are placed with the fallback offset, and records whose file stated no time
+        for as long are placed from context."""
+        out: list[Event] = []
         if not self._held:
             self._held_since = None
-            return []
-        if self._held_since is None:
+        elif self._held_since is None:
             self._held_since = now_us
-            return []
-        if now_us - self._held_since >= self.hold_seconds * _US:
-            return self._release(self.fallback())
-        return []
+        elif now_us - self._held_since >= self.hold_seconds * _US:
+            out.extend(self._release(self.fallback()))
+        if not self._held:  # timeless lines wait for held ones: those may carry the mp.msi start
+            out.extend(self._tick_timeless(now_us))
+        return out
 
-    def finish(self, fallback: tuple[int, str] | None = None) -> list[Event]:
-        """End of the input (offline): release what is held (with ``fallback``, else the constructor's)
-        and let every extractor count what never got a time."""
+    def _tick_timeless(self, now_us: int) -> list[Event]:
+        if not self.waiting:
+            self._waiting_since = None
+            return []
+        if self._waiting_since is None:
+            self._waiting_since = now_us
+            return []
+        if now_us - self._waiting_since < self.hold_seconds * _US:
+            return []
+        return self._release_timeless()
+
+    def finish(self, fallback: tuple[int, str] | None = None, *, latest: int | None = None) -> list[Event]:
+        """End of the input (offline): release what is held (with ``fallback``, else the constructor's),
+        place records whose file stated no time from context (``latest``: the whole input's latest time,
+        the last resort) and let every extractor count what still has none."""
         out = self._release(fallback or self.fallback()) if self._held else []
+        if latest is not None:
+            self._site_latest = latest
+        out.extend(self._release_timeless())
         for extractor in self._extractors.values():
             out.extend(extractor.finish())
             self.stats.update(extractor.stats)
@@ -175,6 +214,11 @@ class Correlator:
     def held(self) -> int:
         return len(self._held)
 
+    @property
+    def waiting(self) -> int:
+        """Records waiting inside the extractors because their file stated no time yet."""
+        return sum(e.waiting() for e in self._extractors.values())
+
     # ------------------------------------------------------------------ internals
     @staticmethod
     def _is_local(record: Record) -> bool:
@@ -185,10 +229,33 @@ class Correlator:
         """Local times wait while the host's offset is neither known nor settled by the fallback."""
         return self._fallback_used is None and not self.clock.known(self.host)
 
+    def _note(self, events: list[Event]) -> None:
+        """Remember the latest MPSetup ``Installing ... mp.msi`` time (context for timeless MSI lines)."""
+        for ev in events:
+            if ev.kind == K.MSI_STARTED and (self._msi_started is None or ev.ts > self._msi_started):
+                self._msi_started = ev.ts
+
+    def _context(self, record: Record) -> int | None:
+        """Where a record whose file stated no time is placed (see the module docstring, point 4)."""
+        if record.format == "msi" and self._msi_started is not None:
+            return self._msi_started + AFTER_MSI_STARTED
+        latest = self.latest_ts()
+        return latest if latest is not None else self._site_latest
+
+    def _release_timeless(self) -> list[Event]:
+        out: list[Event] = []
+        for extractor in self._extractors.values():
+            out.extend(extractor.release_waiting())
+        self._waiting_since = None
+        return out
+
+    def _new_extractor(self) -> EventExtractor:
+        return EventExtractor(self.host, self.clock, learn=True, context=self._context)
+
     def _extractor(self, stream: str) -> EventExtractor:
         extractor = self._extractors.pop(stream, None)
         if extractor is None:
-            extractor = EventExtractor(self.host, self.clock, learn=True)
+            extractor = self._new_extractor()
             if len(self._extractors) >= MAX_STREAMS:
                 self._forget_stream(next(iter(self._extractors)))
         self._extractors[stream] = extractor  # most recently fed last
@@ -211,16 +278,28 @@ class Correlator:
         out: list[Event] = []
         for ref, record in held:
             out.extend(self._extractor(ref.stream).feed(record, ref.file_id, ref.name, ref.kind))
+        out = self._drain(out)
+        self._note(out)
         return out
 
-    def _forget_file(self, file_id: str) -> None:
+    def _drain(self, events: list[Event]) -> list[Event]:
+        """Events a forgotten stream released (they come first: they were fed earlier)."""
+        spilled, self._spilled = self._spilled, []
+        return spilled + events if spilled else events
+
+    def _forget_file(self, file_id: str) -> list[Event]:
+        """Forget a file's state; its records still waiting for a time are placed from context first."""
         self._last.pop(file_id, None)
+        out: list[Event] = []
         for extractor in self._extractors.values():
+            out.extend(extractor.release_waiting({file_id}))
             extractor.forget({file_id})
         self.stats["files_forgotten"] += 1
+        return out
 
     def _forget_stream(self, stream: str) -> None:
         extractor = self._extractors.pop(stream)
+        self._spilled.extend(extractor.release_waiting())  # handed out by the feed that caused this
         extractor.finish()
         self.stats.update(extractor.stats)
         self.stats["streams_forgotten"] += 1
@@ -238,6 +317,9 @@ class Correlator:
             "held": [[[r.file_id, r.name, r.kind], record_to_state(rec)] for r, rec in self._held],
             "held_since": self._held_since,
             "fallback_used": list(self._fallback_used) if self._fallback_used else None,
+            "msi_started": self._msi_started,
+            "site_latest": self._site_latest,
+            "waiting_since": self._waiting_since,
             "stats": dict(self.stats),
         }
 
@@ -248,7 +330,7 @@ class Correlator:
         self = cls(data["host"], tz=data.get("tz"), fallback=fallback, hold_seconds=hold_seconds)
         self.clock = HostClock.from_dict(data["clock"])
         for stream, state in data["extractors"]:
-            extractor = EventExtractor(self.host, self.clock, learn=True)
+            extractor = self._new_extractor()
             extractor.restore(state)
             self._extractors[stream] = extractor
         self._last = {f: o for f, o in data["last"]}
@@ -257,6 +339,9 @@ class Correlator:
         self._held_since = data.get("held_since")
         used = data.get("fallback_used")
         self._fallback_used = (used[0], used[1]) if used else None
+        self._msi_started = data.get("msi_started")
+        self._site_latest = data.get("site_latest")
+        self._waiting_since = data.get("waiting_since")
         self.stats = Counter(data.get("stats", {}))
         return self
 

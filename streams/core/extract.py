@@ -15,8 +15,14 @@ survives the rotation). It is stateful but does no I/O:
   ``admin$`` (or on the chosen drive after the choice) it is ``nal_unreachable``.
 * **Time.** Zoned times are used as they are. Zoneless local times are placed with the host clock and
   flagged ``inferred``. A record without any time takes the previous time of its file (inferred);
-  events before the first time of a file wait for it (``finish`` counts and drops any that never got
-  one, in ``stats['untimed']``).
+  events before the first time of a file wait for it (a Windows Installer 2.0 log collected after its
+  banner has no time on any line: its next banner, often the ``stopped`` one, places them). Events
+  whose file never states a time are placed from *context* (``release_waiting``, called by the
+  ``Correlator`` at the end of the input, after its wall-clock wait, when a file is forgotten, or when
+  ``MAX_WAITING`` events of one file wait): the ``context`` callable given at construction answers a
+  time for such a record (the host's ``Installing ... mp.msi`` time, its other logs), and the file
+  keeps that time for its later timeless records. Only events no context can place are counted and
+  dropped (``finish``, ``stats['untimed']``).
 * **Chains.** Each event carries ``prev``, the position of the previous event for the same server from
   the same file; the reducer's bounded idempotency relies on it. The chain state must be checkpointed
   together with the parse position when this runs inside a long-lived worker.
@@ -26,8 +32,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.core import field_rules as F
@@ -42,6 +49,12 @@ from streams.logfiles import log_kind
 _DRIVE_SHARE = re.compile(r"([A-Za-z])\$")
 _SETUP_FORMATS = frozenset({"mpsetup", "msi"})
 _OTHER_RULES = M.MPCONTROL_RULES + M.SETUP_RULES
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_WAITING = 10_000  # events of one file waiting for a time before context places them
+
+#: record -> UTC microseconds where a record with no time of its own or of its file can be placed
+Context = Callable[[Record], int | None]
+_Waiting = tuple[Record, str, str, list[tuple[str, M.Hit]]]
 
 
 class _Thread:
@@ -56,10 +69,18 @@ class _Thread:
 class EventExtractor:
     """Turns the records of one host's log stream into events (see the module docstring)."""
 
-    def __init__(self, host: str, clock: HostClock | None = None, *, learn: bool = False) -> None:
+    def __init__(
+        self,
+        host: str,
+        clock: HostClock | None = None,
+        *,
+        learn: bool = False,
+        context: Context | None = None,
+    ) -> None:
         self.host = canonical_server(host) or "UNKNOWN"
         self.clock = clock if clock is not None else HostClock()
         self.learn = learn  # observe UTC offsets from this stream's zoned records (streaming use)
+        self.context = context  # places records whose file states no time (see the module docstring)
         self.stats: Counter[str] = Counter()
         self._threads: dict[str, _Thread] = {}
         self._chain: dict[tuple[str, str], int] = {}
@@ -67,7 +88,7 @@ class EventExtractor:
         self._records = 0
         self._local_times = 0
         self._learned: set[str] = set()
-        self._waiting: dict[str, list[tuple[Record, str, str, list[tuple[str, M.Hit]]]]] = {}
+        self._waiting: dict[str, list[_Waiting]] = {}
         self._max_aware: datetime | None = None
         self._max_local: datetime | None = None
 
@@ -81,12 +102,21 @@ class EventExtractor:
             self._observe(record, file_id)
         hits = self._hits(record, kind or log_kind(file or record.file or file_id))
         if not hits:
+            if record.time is not None and file_id in self._waiting:  # a banner: the file's first time
+                local = record.time_is_local or record.time.tzinfo is None
+                return self._flush_waiting(file_id, self._place(record.time, local)[0])
             return []
         file = file or record.file or file_id
         ts, inferred = self._time(record, file_id)
         if ts is None:
-            self._waiting.setdefault(file_id, []).append((record, file_id, file, hits))
-            return []
+            waiting = self._waiting.setdefault(file_id, [])
+            waiting.append((record, file_id, file, hits))
+            if len(waiting) < MAX_WAITING:
+                return []
+            out = self.release_waiting({file_id})
+            if file_id in self._waiting:  # no context either: the oldest goes, counted
+                self.stats["untimed"] += len(self._waiting[file_id].pop(0)[3])
+            return out
         out = self._flush_waiting(file_id, ts)
         out.extend(self._events(record, file_id, file, hits, ts, inferred))
         return out
@@ -100,6 +130,29 @@ class EventExtractor:
             self.stats["untimed"] += sum(len(hits) for *_, hits in waiting)
         self._waiting.clear()
         return []
+
+    def waiting(self) -> int:
+        """How many records wait for a time (their file has stated none yet)."""
+        return sum(len(w) for w in self._waiting.values())
+
+    def release_waiting(self, file_ids: set[str] | None = None) -> list[Event]:
+        """Place the records still waiting for a time of their file (all files, or ``file_ids``) at the
+        time ``context`` gives (inferred); the file keeps that time for its later timeless records.
+        Files for which context knows no time yet keep waiting."""
+        if self.context is None:
+            return []
+        out: list[Event] = []
+        for file_id in [f for f in self._waiting if file_ids is None or f in file_ids]:
+            waiting = self._waiting[file_id]
+            ts = self.context(waiting[0][0])
+            if ts is None:
+                continue
+            del self._waiting[file_id]
+            self._last_time[file_id] = (_EPOCH + timedelta(microseconds=ts), False)
+            self.stats["placed_from_context"] += sum(len(hits) for *_, hits in waiting)
+            for record, fid, file, hits in waiting:
+                out.extend(self._events(record, fid, file, hits, ts, True))
+        return out
 
     def latest_ts(self) -> int | None:
         """Latest record time seen (any record, matched or not), in UTC microseconds."""

@@ -21,6 +21,7 @@ BOOTSTRAP_COMPLETED = "bootstrap_completed"
 BOOTSTRAP_ABORTED = "bootstrap_aborted"
 SITECOMP_INSTALL_OK = "sitecomp_install_ok"
 SITECOMP_INSTALL_FAILED = "sitecomp_install_failed"
+INSTALL_RETRY_SCHEDULED = "install_retry_scheduled"  # "Installation failed and will be retried ..."
 NAL_DRIVE_PROBE = "nal_drive_probe"  # normal: drive enumeration A$..Z$
 NAL_UNREACHABLE = "nal_unreachable"
 # --- status messages (STATMSG) -----------------------------------------------------------------
@@ -43,10 +44,12 @@ MSI_PRODUCT_OK = "msi_product_ok"
 MSI_PRODUCT_FAILED = "msi_product_failed"
 IIS_MISSING = "iis_missing"
 BITS_MISSING = "bits_missing"
+WEBDAV_MISSING = "webdav_missing"
+MSI_CUSTOM_ACTION_FAILED = "msi_custom_action_failed"  # "CustomAction X returned actual error code N"
 VDIR_FAILED = "vdir_failed"  # variant = hex error code
 SETUP_ERROR_CODE = "setup_error_code"  # "The error code is X" on its own line
 # --- runtime (MPControl.log, IIS, other MP-side logs) ------------------------------------------
-HTTP_VERIFY = "http_verify"  # variant = "200", "401", "no_header", ...
+HTTP_VERIFY = "http_verify"  # variant = "200", "401", "no_header", ...; data["port"] in later versions
 HTTP_SEND_FAILED = "http_send_failed"  # variant = error number, e.g. "12029"
 SQL_LOGIN_FAILED = "sql_login_failed"
 URLSCAN_REJECTED = "urlscan_rejected"
@@ -82,6 +85,7 @@ ERROR_KINDS = frozenset(
     {
         BOOTSTRAP_ABORTED,
         SITECOMP_INSTALL_FAILED,
+        INSTALL_RETRY_SCHEDULED,
         NAL_UNREACHABLE,
         SQL_ACCESS_GROUP_FAILED,
         MSI_FATAL,
@@ -90,6 +94,8 @@ ERROR_KINDS = frozenset(
         MSI_PRODUCT_FAILED,
         IIS_MISSING,
         BITS_MISSING,
+        WEBDAV_MISSING,
+        MSI_CUSTOM_ACTION_FAILED,
         VDIR_FAILED,
         SETUP_ERROR_CODE,
         HTTP_SEND_FAILED,

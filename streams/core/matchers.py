@@ -11,6 +11,13 @@ Every message is looked at in two normal forms:
 Rules are grouped in families (SiteComp, MP setup/MSI, MP Control, generic); the extractor picks the
 families that apply to a record's format and component. Within a family the first matching rule wins.
 Records the parser already split into fields (STATMSG, IIS W3C lines) are read by ``field_rules``.
+
+Both product generations are recognised: the SMS 2003 texts of the seed document and the ConfigMgr
+2007 .. current-branch texts published for the same milestones (SiteComp installing roles through
+``rolesetup.exe``, MPSetup's ``Installing Pre Reqs`` / ``~RoleSetup().``, mp.msi's ``CustomAction X
+returned actual error code N``, MP Control Manager's ``Call to HttpSendRequestSync ...``). A later-version
+verification carries ``data={"form": "httpsendrequest", "port": ..., "text": ...}``: the rules judge its
+failures with the causes of that generation.
 """
 
 from __future__ import annotations
@@ -128,6 +135,7 @@ SITECOMP_RULES: tuple[Rule, ...] = (
     _role,
     _phrase("componentsms_mp_control_managerflaggedforinstallation", K.COMPONENT_FLAGGED, mp=True),
     _phrase("installingserver", K.INSTALL_STARTED, start=True),
+    _phrase("installingcomponentsms_mp_control_manager", K.INSTALL_STARTED, start=True, mp=True),
     _begin,
     _drive,
     _phrase("createdsmsinstallationdirectory", K.INSTALL_DIR_CREATED),
@@ -139,6 +147,7 @@ SITECOMP_RULES: tuple[Rule, ...] = (
     _phrase("bootstrapoperationfailed", K.BOOTSTRAP_ABORTED),
     _phrase("installationsuccessful", K.SITECOMP_INSTALL_OK, start=True),
     _phrase("failedtocompleteinstallationofserver", K.SITECOMP_INSTALL_FAILED),
+    _phrase("installationfailedandwillberetried", K.INSTALL_RETRY_SCHEDULED),
 )
 
 
@@ -177,9 +186,31 @@ def _error_code(sp: str, sq: str) -> Hit | None:
     return Hit(K.SETUP_ERROR_CODE, variant=code.group(1).upper(), mp=True) if code else None
 
 
+_MISSING = ("notinstalled", "notenabled", "ismissing", "aremissing", "isrequired", "arerequired")
+
+
 def _bits(sp: str, sq: str) -> Hit | None:
-    found = "bitsserverextensions" in sq and "notinstalled" in sq
+    named = "bitsserverextension" in sq or "(bits)serverextension" in sq
+    found = named and any(word in sq for word in _MISSING)
     return Hit(K.BITS_MISSING, mp=True) if found else None
+
+
+def _webdav(sp: str, sq: str) -> Hit | None:
+    found = "webdav" in sq and any(word in sq for word in _MISSING)
+    return Hit(K.WEBDAV_MISSING, mp=True) if found else None
+
+
+_CUSTOM_ACTION = re.compile(r"customaction(\S*?)returnedactualerrorcode:?(-?\d+)")
+
+
+def _custom_action(sp: str, sq: str) -> Hit | None:
+    """``CustomAction X returned actual error code 1603`` (unless translated to success)."""
+    match = _CUSTOM_ACTION.search(sq) if "returnedactualerrorcode" in sq else None
+    if match is None or "translatedtosuccess" in sq or match.group(2) == "0":
+        return None
+    action = re.search(r"CustomAction\s+(\S+)", sp, re.I)
+    data = {"action": action.group(1)} if action else None
+    return Hit(K.MSI_CUSTOM_ACTION_FAILED, variant=match.group(2), mp=True, data=data)
 
 
 def _msi_started(sp: str, sq: str) -> Hit | None:
@@ -200,6 +231,8 @@ SETUP_RULES: tuple[Rule, ...] = (
     _vdir,
     _error_code,
     _bits,
+    _webdav,
+    _custom_action,
     _phrase("iisserviceisnotinstalled", K.IIS_MISSING, mp=True),
     _phrase("mpsetupstarted", K.MPSETUP_STARTED, mp=True),
     _phrase("installationwassuccessful", K.MPSETUP_OK, mp=True),
@@ -207,6 +240,8 @@ SETUP_RULES: tuple[Rule, ...] = (
     _phrase("passedosversioncheck", K.MPSETUP_STEP, mp=True),
     _phrase("iisserviceisinstalled", K.MPSETUP_STEP, mp=True),
     _phrase("noversionsofmpareinstalled", K.MPSETUP_STEP, mp=True),
+    _phrase("installingprereqsfor", K.MPSETUP_STEP, start=True, mp=True),
+    _phrase("rolesetup().", K.MPSETUP_STEP, start=True, mp=True),  # "~RoleSetup()." (~ is a space here)
     _action_failed,
     _phrase("--installationfailed", K.MSI_PRODUCT_FAILED, mp=True),
     _phrase("installationcompletedsuccessfully", K.MSI_PRODUCT_OK, mp=True),
@@ -227,6 +262,46 @@ def _verify(sp: str, sq: str) -> Hit | None:
     return Hit(K.HTTP_VERIFY, variant=variant, mp=True)
 
 
+_SEND_REQUEST = re.compile(r"calltohttpsendrequestsync(succeeded|failed)forport:?(\d+)")
+_STATUS_TEXT = re.compile(r"status\s*code\s*:?\s*(\d{3})(?:\.(\d+))?\s*,?\s*(?:text\s*:?\s*)?(.*)", re.I)
+_WINHTTP = re.compile(r"(?:error|errorcode|with):?(0x[0-9a-f]+|\d{5})")
+
+
+def _send_request(sp: str, sq: str) -> Hit | None:
+    """Later versions: ``Call to HttpSendRequestSync succeeded|failed for port N with status code C,
+    text: T``; a network-level failure names a WinHTTP error instead of a status."""
+    match = _SEND_REQUEST.search(sq) if "httpsendrequestsync" in sq else None
+    if match is None:
+        return None
+    outcome, port = match.groups()
+    data: dict[str, Any] = {"form": "httpsendrequest", "port": port}
+    status = _STATUS_TEXT.search(sp)
+    if status is not None:
+        code, sub, text = status.groups()
+        data["text"] = text.strip().rstrip(".")
+        if sub:
+            data["substatus"] = int(sub)
+        return Hit(K.HTTP_VERIFY, variant=code, mp=True, data=data)
+    if outcome == "succeeded":
+        return Hit(K.HTTP_VERIFY, variant="200", mp=True, data=data)
+    error = _WINHTTP.search(sq[match.end() :])
+    return Hit(K.HTTP_SEND_FAILED, variant=error.group(1) if error else "?", mp=True, data=data)
+
+
+def _not_responding(sp: str, sq: str) -> Hit | None:
+    """Status 5436's text: ``... not responding to HTTP requests. The HTTP status code and text is
+    500, Internal Server Error.``"""
+    at = sq.find("thehttpstatuscodeandtextis")
+    if at < 0:
+        return None
+    match = re.match(r"(\d{3}),?(.*)", sq[at + len("thehttpstatuscodeandtextis") :])
+    if match is None:
+        return None
+    text = re.search(r"text is\s*\d{3}\s*,?\s*(.*)", sp, re.I)
+    data = {"form": "httpsendrequest", "text": text.group(1).strip().rstrip(".") if text else ""}
+    return Hit(K.HTTP_VERIFY, variant=match.group(1), mp=True, data=data)
+
+
 def _send_failed(sp: str, sq: str) -> Hit | None:
     at = sq.find("failedtosendhttprequest")
     if at < 0:
@@ -235,7 +310,7 @@ def _send_failed(sp: str, sq: str) -> Hit | None:
     return Hit(K.HTTP_SEND_FAILED, variant=code.group(1) if code else "?", mp=True)
 
 
-MPCONTROL_RULES: tuple[Rule, ...] = (_verify, _send_failed)
+MPCONTROL_RULES: tuple[Rule, ...] = (_verify, _send_request, _not_responding, _send_failed)
 
 
 def _sql_login(sp: str, sq: str) -> Hit | None:

@@ -12,13 +12,21 @@ Install problems
     the 10:00 attempt is cleared by the 11:00 attempt that succeeded.
     A specific cause suppresses the generic MSI_FATAL (its evidence joins the mp.msi-level cause).
 Stuck installs
-    INSTALL_RETRYING: at least two 1013 since the last 1015 (or SiteComp "Installation successful.").
+    INSTALL_RETRYING: at least two 1013 since the last 1015 (or SiteComp "Installation successful."),
+    or, when the 1013 lines were not collected, at least two SiteComp "Installation failed and will be
+    retried in the next polling cycle." since then (its evidence: those lines).
     INSTALL_NOT_CONFIRMED: otherwise one such 1013, at least 15 minutes before ``now``, and no active
     install failure. RETRYING supersedes NOT_CONFIRMED; specific failures do not hide RETRYING (it is
     the paging signal).
 Runtime problems
     If the latest HTTP verification failed, the failures since the last 200 give the cause: 401 ->
     DC_IIS_ACCOUNT_RESTRICTED, 12029 / no header -> WEB_SITE_PORT_CHANGED, others -> MP_NOT_RESPONDING.
+    A later-version verification (``Call to HttpSendRequestSync``, ConfigMgr 2007 and later, IIS 7+ where
+    IWAM_ accounts no longer exist) is judged with that generation's causes: 401 and 500 ->
+    ASPNET_NOT_REGISTERED, 503 -> MP_APP_POOL_STOPPED, 403 (403.x) or WinHTTP 12175 ->
+    HTTPS_CLIENT_CERTIFICATE, 12029 -> WEB_SITE_PORT_CHANGED; IIS lines for /SMS_MP/ after the last 200
+    support them (500.21, 403.7/13/16/17). SQL trusted-connection failures explain a 500 better than
+    ASP.NET: when both are active the ASP.NET evidence joins SQL_TRUSTED_CONNECTION.
     A specific cause that explains failing verifications (those two, or SQL_TRUSTED_CONNECTION: the MP
     cannot reach its database) suppresses the generic MP_NOT_RESPONDING, whose evidence joins it.
     If it succeeded but more than 30 minutes before ``now`` (and no reinstall started since),
@@ -43,14 +51,38 @@ NOT_CONFIRMED_AFTER = 15 * MINUTE
 HEALTHY_WINDOW = 30 * MINUTE
 RUNTIME_WINDOW = 24 * 60 * MINUTE
 SITE_LEVEL = frozenset({"SQL_ACCESS_GROUP", "SITE_SYSTEM_UNREACHABLE"})
-MSI_LEVEL = frozenset({"TASK_SCHEDULER_DISABLED", "DTC_DISABLED", "BITS_NOT_INSTALLED"})
+MSI_LEVEL = frozenset(
+    {"TASK_SCHEDULER_DISABLED", "DTC_DISABLED", "BITS_NOT_INSTALLED", "WEBDAV_NOT_INSTALLED"}
+)
 # Specific runtime causes that explain failing verifications (URLScan only concerns client requests).
-_EXPLAINS_VERIFY = frozenset({"DC_IIS_ACCOUNT_RESTRICTED", "WEB_SITE_PORT_CHANGED", "SQL_TRUSTED_CONNECTION"})
+_EXPLAINS_VERIFY = frozenset(
+    {
+        "DC_IIS_ACCOUNT_RESTRICTED",
+        "WEB_SITE_PORT_CHANGED",
+        "SQL_TRUSTED_CONNECTION",
+        "ASPNET_NOT_REGISTERED",
+        "MP_APP_POOL_STOPPED",
+        "HTTPS_CLIENT_CERTIFICATE",
+    }
+)
+LATER_FORM = "httpsendrequest"  # Hit.data["form"] of ConfigMgr 2007+ verification lines
+_LATER_CODES = {
+    "401": "ASPNET_NOT_REGISTERED",
+    "500": "ASPNET_NOT_REGISTERED",
+    "503": "MP_APP_POOL_STOPPED",
+    "403": "HTTPS_CLIENT_CERTIFICATE",
+    "12175": "HTTPS_CLIENT_CERTIFICATE",
+    "12029": "WEB_SITE_PORT_CHANGED",
+}
+_IIS_CODES = {(500, 21): "ASPNET_NOT_REGISTERED"} | {
+    (403, sub): "HTTPS_CLIENT_CERTIFICATE" for sub in (7, 13, 16, 17)
+}
 _EXIT_KINDS = frozenset({K.MSI_EXIT, K.MSI_ENGINE_RETURN})
 _FIXED_CODES = {
     K.MSI_MUTEX_BUSY: "MSI_MUTEX_BUSY",
     K.IIS_MISSING: "IIS_NOT_INSTALLED",
     K.BITS_MISSING: "BITS_NOT_INSTALLED",
+    K.WEBDAV_MISSING: "WEBDAV_NOT_INSTALLED",
     K.SQL_ACCESS_GROUP_FAILED: "SQL_ACCESS_GROUP",
     K.NAL_UNREACHABLE: "SITE_SYSTEM_UNREACHABLE",
     K.MSI_FATAL: "MSI_FATAL",
@@ -83,6 +115,8 @@ def install_code(ev: Event) -> str | None:
         if variant in K.SUCCESS_EXIT_CODES:
             return None
         return "MSI_MUTEX_BUSY" if variant == "1618" else "MSI_FATAL"
+    if kind == K.MSI_CUSTOM_ACTION_FAILED:
+        return None if variant in K.SUCCESS_EXIT_CODES else "MSI_FATAL"
     if kind in (K.VDIR_FAILED, K.SETUP_ERROR_CODE):
         code = _HRESULT_CODES.get(variant)
         return code or ("MSI_FATAL" if kind == K.VDIR_FAILED else None)
@@ -145,13 +179,18 @@ def _install_failures(events: list[Event]) -> dict[str, Finding]:
 
 def _stuck(events: list[Event], now: int, failing: bool) -> dict[str, Finding]:
     pending: list[Event] = []
+    retries: list[Event] = []
     for ev in events:
         if ev.kind in K.CONFIRMED:
-            pending = []
+            pending, retries = [], []
         elif ev.kind == K.INSTALL_PENDING:
             pending.append(ev)
+        elif ev.kind == K.INSTALL_RETRY_SCHEDULED:
+            retries.append(ev)
     if len(pending) >= 2:
         return {"INSTALL_RETRYING": Finding("INSTALL_RETRYING", pending)}
+    if len(retries) >= 2:
+        return {"INSTALL_RETRYING": Finding("INSTALL_RETRYING", retries)}
     if pending and not failing and now - pending[-1].ts >= NOT_CONFIRMED_AFTER:
         return {"INSTALL_NOT_CONFIRMED": Finding("INSTALL_NOT_CONFIRMED", pending)}
     return {}
@@ -169,8 +208,12 @@ def _runtime(events: list[Event], now: int) -> tuple[dict[str, Finding], Event |
             pairs = [("MP_NOT_RESPONDING", last_ok)]
     for ev in events:
         kind = ev.kind
-        if kind == K.IIS_MP_ERROR and ev.variant == "401" and (last_ok is None or ev.key > last_ok.key):
-            if (ev.data or {}).get("substatus") != 2:
+        if kind == K.IIS_MP_ERROR and (last_ok is None or ev.key > last_ok.key):
+            data = ev.data or {}
+            iis_code = _IIS_CODES.get((data.get("status", 0), data.get("substatus", 0)))
+            if iis_code is not None:
+                pairs.append((iis_code, ev))
+            elif ev.variant == "401" and data.get("substatus") != 2:
                 pairs.append(("DC_IIS_ACCOUNT_RESTRICTED", ev))
         elif kind == K.SQL_LOGIN_FAILED:
             pairs.append(("SQL_TRUSTED_CONNECTION", ev))
@@ -180,6 +223,9 @@ def _runtime(events: list[Event], now: int) -> tuple[dict[str, Finding], Event |
     for code in ("SQL_TRUSTED_CONNECTION", "URLSCAN_REJECTED"):
         if code in found and now - found[code].events[-1].ts > RUNTIME_WINDOW:
             del found[code]
+    if "SQL_TRUSTED_CONNECTION" in found and "ASPNET_NOT_REGISTERED" in found:
+        behind = found.pop("ASPNET_NOT_REGISTERED")
+        found["SQL_TRUSTED_CONNECTION"].events = found["SQL_TRUSTED_CONNECTION"].events + behind.events
     causes = _EXPLAINS_VERIFY & found.keys()
     generic = found.pop("MP_NOT_RESPONDING", None) if causes else None
     if generic is not None:
@@ -193,6 +239,8 @@ def _ok(ev: Event) -> bool:
 
 
 def _verify_code(ev: Event) -> str:
+    if ev.data and ev.data.get("form") == LATER_FORM:
+        return _LATER_CODES.get(ev.variant, "MP_NOT_RESPONDING")
     if ev.variant == "401":
         return "DC_IIS_ACCOUNT_RESTRICTED"
     if ev.variant in ("12029", "no_header"):

@@ -66,6 +66,7 @@ class ParseStats:
     bytes: int = 0  # bytes read
     files: int = 0  # files parsed
     formats: dict[str, str] = field(default_factory=dict)  # file -> format used
+    encoding_switches: int = 0  # a block of another encoding found inside a file (decode.LineDecoder)
 
     @property
     def total_records(self) -> int:
@@ -83,6 +84,7 @@ class ParseStats:
         self.bytes += other.bytes
         self.files += other.files
         self.formats.update(other.formats)
+        self.encoding_switches += other.encoding_switches
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -159,7 +161,9 @@ class StreamParser:
     def stats(self) -> ParseStats:
         """This file's figures (call after ``flush``)."""
         parser = self.parser
-        stats = ParseStats(files=1, lines=self.lines, bytes=self.bytes)
+        stats = ParseStats(
+            files=1, lines=self.lines, bytes=self.bytes, encoding_switches=len(self.decoder.switches)
+        )
         name = self.format or "raw"
         stats.formats[self.file] = name
         if parser is None:

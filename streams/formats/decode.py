@@ -16,6 +16,13 @@ complete lines; ``flush`` returns the partial last line at end of input. Guarant
 * **Undecodable text.** In UTF-8 input a line that is not valid UTF-8 is decoded as cp1252, per line; the
   five bytes cp1252 leaves undefined map to the code points of the same value (as latin-1 does), so the
   text is a reversible image of the bytes. Broken UTF-16 code units become U+FFFD (sizes stay exact).
+* **Encoding switches.** A block of another encoding appended to a file (UTF-16 written after UTF-8, as
+  a tool that logs "Unicode" may do, or the reverse) is detected at the first line start where the bytes
+  clearly change form: in UTF-8, a UTF-16 byte order mark or the NUL pattern of UTF-16 text; in UTF-16, a
+  NUL-free run up to a bare one-byte LF. From there the decoder continues in the new encoding (offsets
+  stay exact; ``encoding`` tells the current one, so a checkpoint resumes in it), and every switch is
+  kept in ``switches`` (offset, from, to) for the caller to count and report. A NUL run (a file padded
+  after a crash) is not a switch.
 * **Bounded memory.** A line longer than ``max_line_bytes`` is cut: its first ``max_line_bytes`` bytes
   are kept, the rest of that line is counted and discarded as it arrives (never buffered), and the line
   is emitted with ``truncated=True`` once its terminator (or ``flush``) comes. Its ``size`` still counts
@@ -114,6 +121,42 @@ def _guess_from_nuls(head: bytes) -> str:
     return UTF8
 
 
+_LF_BARE_LE = re.compile(rb"\n(?:[^\x00]|\Z)")
+_LF_BARE_BE = re.compile(rb"[^\x00]\n")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _plain_utf8(line: bytes) -> bool:
+    """Valid UTF-8 with no control bytes but tab/CR/LF: what a UTF-8 log line is and what UTF-16 text
+    (whose ASCII has NULs, and whose CJK units give invalid or control bytes) almost never is."""
+    if _CONTROL.search(line):
+        return False
+    try:
+        line.decode(UTF8)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf16_line(line: bytes) -> str | None:
+    """The UTF-16 form a line read as UTF-8 is really in (a BOM, or a NUL in every other byte), or None.
+    A NUL or two (padding, a stray byte) are not enough."""
+    if line.startswith(codecs.BOM_UTF16_LE):
+        return UTF16LE
+    if line.startswith(codecs.BOM_UTF16_BE):
+        return UTF16BE
+    units = len(line) // 2
+    if units < 4:
+        return None
+    even = line[0 : 2 * units : 2].count(0)
+    odd = line[1 : 2 * units : 2].count(0)
+    if odd * 2 >= units and even * 8 <= odd:
+        return UTF16LE
+    if even * 2 >= units and odd * 8 <= even:
+        return UTF16BE
+    return None
+
+
 class LineDecoder:
     """Incremental bytes -> ``Line`` decoder for one file (see the module docstring for guarantees)."""
 
@@ -141,6 +184,7 @@ class LineDecoder:
         self._unit = 1
         self._lf = b"\n"
         self._cr = b"\r"
+        self.switches: list[tuple[int, str, str]] = []  # (file offset, old encoding, new encoding)
         if self._requested and self._requested != "utf-16" and not self._at_start:
             self._set_encoding(self._requested)
 
@@ -149,6 +193,11 @@ class LineDecoder:
     def encoding(self) -> str | None:
         """The encoding in use ('utf-8', 'utf-16-le', 'utf-16-be', ...); None until the first bytes came."""
         return self._encoding
+
+    @property
+    def initial_encoding(self) -> str | None:
+        """The encoding the file starts in (``encoding`` is the one in use now, after any switch)."""
+        return self.switches[0][1] if self.switches else self._encoding
 
     @property
     def pending_bytes(self) -> int:
@@ -282,8 +331,87 @@ class LineDecoder:
                 return 0
         return last + self._unit
 
+    # ------------------------------------------------------------------ encoding switches
+    def _switch_point(self, data: bytes, final: bool) -> tuple[int, str] | None:
+        """Where (at a line start in ``data``) another encoding takes over, and which; None if nowhere.
+        Each line is judged on its own bytes once its terminator is there (and, from UTF-16, the byte
+        after it), so the answer is the same however the file is cut into chunks. Cheap when nothing
+        changes: C-level scans for a NUL or a BOM (UTF-8), or for a bare one-byte LF (UTF-16)."""
+        if self._encoding == UTF8:
+            found = [
+                i
+                for i in (data.find(b"\x00"), data.find(codecs.BOM_UTF16_LE), data.find(codecs.BOM_UTF16_BE))
+            ]
+            found = [i for i in found if i >= 0]
+            if not found:
+                return None
+            first = min(found)
+            start = max(data.rfind(b"\n", 0, first), data.rfind(b"\r", 0, first)) + 1  # that line's start
+            while True:
+                end = _EOL_B.search(data, start)
+                if end is None:
+                    return None  # the line is not complete yet: judged when it is
+                name = _utf16_line(data[start : end.start()])
+                if name is not None:
+                    return start, name
+                start = end.end()
+        if self._unit == 2:
+            # UTF-16 text has a NUL beside every LF of ASCII text; UTF-8 text has none: an LF with a
+            # non-NUL after it (LE) or before it (BE) marks where to look
+            hit = (_LF_BARE_LE if self._encoding == UTF16LE else _LF_BARE_BE).search(data)
+            if hit is None:
+                return None
+            start = self._line_start(data, hit.start())
+            while start < len(data):
+                line_end = data.find(b"\n", start)
+                if line_end < 0:
+                    return None
+                if line_end + 1 == len(data) and not final:
+                    return None  # the byte after this LF decides: wait for it
+                if (
+                    line_end - start >= 8
+                    and (line_end + 1 == len(data) or data[line_end + 1] != 0)
+                    and _plain_utf8(data[start : line_end + 1])
+                ):
+                    return start, UTF8  # a NUL-free line ended by a one-byte LF: UTF-8 (or ASCII) text
+                nxt = self._find(data[start:], self._lf)
+                if nxt < 0:
+                    return None
+                start += nxt + self._unit
+            return None
+        return None
+
+    def _line_start(self, data: bytes, pos: int) -> int:
+        """Start of the UTF-16 line holding byte ``pos`` (just past the previous aligned LF or CR)."""
+        lf = self._rfind(data, self._lf, pos - pos % 2)
+        cr = self._rfind(data, self._cr, pos - pos % 2)
+        last = max(lf, cr)
+        return 0 if last < 0 else last + self._unit
+
+    def _switch(self, name: str, at: int) -> None:
+        self.switches.append((at, self._encoding or "", name))
+        self._set_encoding(name)
+
     # ------------------------------------------------------------------ splitting
     def _split(self, data: bytes, out: list[Line], final: bool) -> None:
+        if not data:
+            return
+        found = self._switch_point(data, final) if self._encoding in (UTF8, UTF16LE, UTF16BE) else None
+        if found is not None:
+            at, name = found
+            if at:
+                self._split_one(data[:at], out, final=True)  # ends at a line start: whole lines only
+            bom = 0
+            for mark, mark_name in _BOMS:
+                if mark_name == name and data.startswith(mark, at):
+                    bom = len(mark)
+            self._switch(name, self._offset)
+            self._extra += bom
+            self._split(data[at + bom :], out, final)
+            return
+        self._split_one(data, out, final)
+
+    def _split_one(self, data: bytes, out: list[Line], final: bool) -> None:
         if not data:
             return
         end = self._complete_end(data, final)

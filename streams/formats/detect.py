@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from streams.formats import cmtrace, mpsetup, sms
+from streams.formats import cmtrace, mpsetup, sms, viewer
 from streams.formats.record import FORMATS
 from streams.logfiles import format_hint
 
@@ -30,7 +30,7 @@ def _is_sms(line: str) -> bool:
     mark = line.rfind(sms.MARK)
     if mark >= 0:
         return sms.TRAILER.match(line, mark + 2) is not None
-    return line.endswith(")") and sms.COPY.match(line) is not None
+    return viewer.could_be_row(line) and viewer.match_row(line) is not None
 
 
 def _is_cmtrace(line: str) -> bool:

@@ -32,14 +32,11 @@ from streams.formats.severity import infer_severity
 from streams.formats.statmsg import PREFIX as STATMSG_PREFIX
 from streams.formats.statmsg import parse_statmsg
 from streams.formats.timeparse import fraction_to_micro, local_to_utc, parse_ctime, zone_bias
+from streams.formats.viewer import COMPONENT_TAIL, Row, could_be_row, match_row
 
 MARK = "$$<"
 # matched from the "$$" of the last "$$<" on the line: <COMPONENT><TIME><thread=N (0xHEX)>
 TRAILER = re.compile(r"<([^<>]*)><([^<>]*)><thread=\s*([^\s<>(]*)[^<>]*>\s*$")
-COPY = re.compile(
-    r"(.*?)\s*([A-Za-z_][A-Za-z0-9_]*)\s+(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)(?:\.(\d+))?"
-    r"\s*([AaPp][Mm])?\s+(\d+)\s+\(0x[0-9A-Fa-f]+\)\s*$"
-)
 MAX_HELD_LINES = 2000
 MAX_HELD_BYTES = 4 << 20
 _CACHE_LIMIT = 8192
@@ -69,10 +66,10 @@ class SmsParser(Parser):
             match = TRAILER.match(text, mark + 2)
             if match is not None:
                 return [self._record(line, text, mark, match)]
-        elif text.endswith(")") and " (0x" in text[-24:]:
-            copy = COPY.match(text)
-            if copy is not None:
-                return [self._copy_record(line, copy)]
+        elif could_be_row(text):
+            row = match_row(text)
+            if row is not None:
+                return self._copy_record(line, row)
         return self._hold(line)
 
     def feed_lines(self, lines: Any) -> list[Record]:
@@ -194,31 +191,48 @@ class SmsParser(Parser):
             offset, size, number, fields, raw, local, truncated,
         )  # fmt: skip
 
-    def _copy_record(self, line: Line, match: re.Match[str]) -> Record:
-        message, component, month, day, year, hour, minute, second, frac, ampm, thread = match.groups()
-        hour_i = int(hour) % 12 + (12 if ampm and ampm.lower() == "pm" else 0) if ampm else int(hour)
-        try:
-            when: datetime | None = datetime(
-                int(year),
-                int(month),
-                int(day),
-                hour_i,
-                int(minute),
-                int(second),
-                fraction_to_micro(frac or ""),
-            )
-        except ValueError:
-            when = None
+    def _copy_record(self, line: Line, row: Row) -> list[Record]:
+        """A row pasted from a log viewer (``streams.formats.viewer``), with the lines held before it:
+        continuation lines of its message, or, in the seed's split form, the message lines and then
+        the component alone on a line or glued to the last one (joined with spaces: they were one line).
+        In that form a blank line ends what came before (prose around a pasted excerpt): those lines
+        become raw records of their own."""
         held, self._held, self._held_bytes = self._held, [], 0
+        before: list[Record] = []
+        if row.component is None and held and COMPONENT_TAIL.match(held[-1].text):
+            blank = max((i for i, h in enumerate(held) if is_blank(h.text)), default=-1)
+            if blank >= 0:
+                before = emit_unparsed(self, held[: blank + 1])
+                held = held[blank + 1 :]
+        component = row.component
+        pieces = [h.text for h in held]
+        split_form = False
+        if component is None:
+            named = COMPONENT_TAIL.match(pieces[-1]) if pieces else None
+            if named is not None:
+                component = named.group(2)
+                pieces[-1] = named.group(1)
+                split_form = True
         held.append(line)
         offset, size, number, truncated = span(held)
-        texts = [h.text for h in held[:-1]] + [message.rstrip()]
-        message = "\n".join(texts).replace("~", "\n")
-        fields: dict[str, Any] = {"trailer": "grid-copy"}
-        return Record(
-            "sms", when, component, thread, infer_severity(message), message, self.file,
+        if row.message:
+            pieces.append(row.message)
+        if split_form:
+            message = " ".join(p.strip() for p in pieces if p.strip())
+        else:
+            message = "\n".join(pieces).replace("~", "\n")
+        severity: Severity | None
+        if message.startswith(STATMSG_PREFIX):
+            fields, severity = parse_statmsg(message)
+            severity = severity or infer_severity(message)
+        else:
+            fields, severity = {}, infer_severity(message)
+        fields["trailer"] = "grid-copy"
+        record = Record(
+            "sms", row.time, component or "", row.thread, severity, message, self.file,
             offset, size, number, fields, "\n".join(h.text for h in held), True, truncated,
         )  # fmt: skip
+        return [*before, record]
 
     def _severity(self, message: str) -> Severity:
         severity = infer_severity(message)

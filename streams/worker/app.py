@@ -137,6 +137,8 @@ class Worker:
         app.agent(self.records, name="stage1-records")(self.stage1)
         app.agent(self.events, name="stage2-events")(self.stage2)
         app.timer(s.tick_seconds)(self.timer)
+        app.timer(s.tick_seconds)(self.measure_lag)
+        self._done: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
         app.task(self.quiet_clients)
         app.on_partitions_revoked.connect(self._on_rebalance)
         app.on_partitions_assigned.connect(self._on_rebalance)
@@ -163,6 +165,7 @@ class Worker:
     async def stage1(self, stream: Any) -> Any:
         async for event in stream.events():
             message = event.message
+            self._done[(message.topic, message.partition)] = message.offset + 1
             try:
                 batch = wire.decode(event.value)
             except WireVersionError as exc:
@@ -208,7 +211,9 @@ class Worker:
 
     # ------------------------------------------------------------------ stage 2
     async def stage2(self, stream: Any) -> Any:
-        async for value in stream:
+        async for event in stream.events():
+            message, value = event.message, event.value
+            self._done[(message.topic, message.partition)] = message.offset + 1
             decoded = orjson.loads(value)
             items = decoded if isinstance(decoded, list) else [decoded]  # a list per server, or one event
             events = [Event.from_dict(item) for item in items]
@@ -256,8 +261,40 @@ class Worker:
         self.metrics.table_size.labels("correlators").set(len(self.correlators))
         self.metrics.table_size.labels("servers").set(len(self.servers))
 
+    async def measure_lag(self) -> None:
+        """``mpwatch_consumer_lag_records{topic,partition}``: the partition's end offset (asked of the
+        broker) minus the next offset this worker will process, for the two source topics' partitions it
+        holds now. Before a partition's first message the committed position stands in. A Faust timer
+        that raises crashes the app, so nothing here may: a partition revoked mid-measurement (aiokafka's
+        IllegalStateError) or a broker away keeps the last figures until the next tick."""
+        consumer = self.app.consumer
+        sources = {self.settings.topics.records, self.settings.topics.events}
+        held = [tp for tp in consumer.assignment() if tp.topic in sources]
+        if not held:
+            return
+        try:
+            ends = await consumer.highwaters(*held)
+        except Exception as exc:
+            log.warning("consumer lag not measured: %r", exc)
+            return
+        for tp in held:
+            try:
+                done = self._done.get((tp.topic, tp.partition))
+                if done is None:
+                    done = await consumer.position(tp)
+            except Exception as exc:  # revoked since assignment() was read: its new owner reports it
+                log.debug("consumer lag of %s not measured: %r", tp, exc)
+                continue
+            end = ends.get(tp)
+            if end is not None and done is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, end - done))
+
     async def _on_rebalance(self, *args: Any, **kwargs: Any) -> None:
         self.metrics.rebalances.inc()
+        held = {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
+        for key in [k for k in self._done if k not in held]:
+            del self._done[key]
+        self.metrics.lag.clear()  # partitions that moved away are another worker's to report
         self._correlators.clear()
         self.store.cache.clear()
 

@@ -6,10 +6,16 @@ hour (1013 three times, no 1015), MGTPOINT2 failed, MGTPOINT4 answering 401. Pro
 second with the shipped rules (deploy/prometheus/rules) and sends to an Alertmanager running the shipped
 example config. Checked: the 1013-without-1015 alert is firing for MGTPOINT3 and absent for MGTPOINT1,
 it reaches Alertmanager (its API lists it), and every dashboard panel's query returns data.
+
+Then the same with the real shells: a real ``mpwatch run`` scraped by Prometheus fires the headline
+alert; and the distributed shell (a real worker process on the real broker, a live ``mpwatch ship``
+process, one malformed message) makes every panel of the install and pipeline dashboards return data,
+consumer lag per topic partition included, and fires the headline alert from the worker's metrics.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -71,13 +77,16 @@ def start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def start_prometheus(
-    binary: str, tmp: Path, port: int, target: str, alertmanager: str | None = None
+    binary: str, tmp: Path, port: int, targets: dict[str, str], alertmanager: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """A real Prometheus on loopback: 1 s scrape and evaluation, the shipped rules, one target."""
+    """A real Prometheus on loopback: 1 s scrape and evaluation, the shipped rules, one target per job
+    (``{"mpwatch-run": "127.0.0.1:8787"}``)."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(ROOT / "deploy" / "prometheus" / "rules" / "*.yml")],
-        "scrape_configs": [{"job_name": "mpwatch-run", "static_configs": [{"targets": [target]}]}],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in targets.items()
+        ],
     }
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
@@ -115,7 +124,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     pipeline.events_in.inc(10)
     pipeline.malformed.labels("wire_format").inc()
     pipeline.wire_version_rejected.inc(0)
-    pipeline.lag.labels("0").set(0)
+    pipeline.lag.labels("mpwatch-records", "0").set(0)
     pipeline.rebalances.inc()
     pipeline.table_size.labels("servers").set(len(result.reducer.servers))
     ShipperMetrics(registry)
@@ -133,7 +142,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         ],
         tmp / "alertmanager.log",
     )
-    prom = start_prometheus(prometheus, tmp, prom_port, target, alertmanager=f"127.0.0.1:{am_port}")
+    prom = start_prometheus(
+        prometheus, tmp, prom_port, {"mpwatch-run": target}, alertmanager=f"127.0.0.1:{am_port}"
+    )
     try:
         yield {"prometheus": f"http://127.0.0.1:{prom_port}", "alertmanager": f"http://127.0.0.1:{am_port}"}
     finally:
@@ -212,7 +223,7 @@ def run_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     tmp = tmp_path_factory.mktemp("prom-run")
     service = start_run(write_logset("demo", tmp / "logs"), tmp / "state", tmp / "run.log")
     prom_port = free_port()
-    prom = start_prometheus(prometheus, tmp, prom_port, service.url.removeprefix("http://"))
+    prom = start_prometheus(prometheus, tmp, prom_port, {"mpwatch-run": service.url.removeprefix("http://")})
     try:
         yield {"prometheus": f"http://127.0.0.1:{prom_port}", "run": service.url}
     finally:
@@ -232,3 +243,110 @@ def test_mpwatch_run_scraped_by_prometheus_fires_the_headline_alert(run_stack: d
     assert states[RETRYING] == "stuck" and states["MGTPOINT2"] == "failed"
     shipped = instant(prom, "sum by (host) (mpwatch_shipper_records_shipped_total)")
     assert {r["metric"]["host"] for r in shipped} >= {"SERVER1", RETRYING}
+
+
+@pytest.fixture(scope="module")
+def worker_stack(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[dict[str, str]]:
+    """The distributed shell for real: a worker process, a live ``mpwatch ship`` process for the site
+    server (the other hosts shipped once, as their shippers would have), one malformed message, and a
+    Prometheus scraping the worker and the shipper."""
+    from tests.integration.shipper_proc import reap, ship_command, spawn
+    from tests.integration.worker_proc import WorkerProc, ship, tag
+
+    prometheus = require_tool("prometheus")
+    tmp = tmp_path_factory.mktemp("prom-worker")
+    logs = write_logset("demo", tmp / "logs", style="text")
+    site = tmp / "site"
+    site.mkdir()
+    (logs / "SERVER1").rename(site / "SERVER1")
+    worker = WorkerProc(tmp, kafka_bootstrap, tag())
+    worker.start()
+    shipper: subprocess.Popen[bytes] | None = None
+    prom: subprocess.Popen[bytes] | None = None
+    try:
+        worker.wait_ready()  # the worker has created its topics: the shippers may write
+        shipper_port, prom_port = free_port(), free_port()
+        # scraping before anything is shipped: the rates then see the records arrive
+        prom = start_prometheus(
+            prometheus,
+            tmp,
+            prom_port,
+            {"mpwatch-worker": f"127.0.0.1:{worker.port}", "mpwatch-shipper": f"127.0.0.1:{shipper_port}"},
+        )
+        wait_for(
+            "Prometheus scraping the worker", lambda: instant(f"http://127.0.0.1:{prom_port}", "up == 1")
+        )
+        records = f"kafka://{kafka_bootstrap}/{worker.records}"
+        asyncio.run(ship(logs, records, tmp / "state"))
+        asyncio.run(_send_raw(kafka_bootstrap, worker.records, b"SERVER1", b"not a wire message"))
+        shipper = spawn(
+            ship_command(
+                paths=[site / "SERVER1" / "**" / "*"],
+                output=records,
+                state_dir=tmp / "state" / "live",
+                host="SERVER1",
+                metrics_port=shipper_port,
+            ),
+            tmp / "shipper.log",
+        )
+        yield {"prometheus": f"http://127.0.0.1:{prom_port}", "worker": worker.url}
+    finally:
+        if prom is not None:
+            stop(prom)
+        reap(shipper)
+        worker.stop()
+
+
+async def _send_raw(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.kafka
+def test_worker_scraped_by_prometheus_fires_the_headline_alert(worker_stack: dict[str, str]) -> None:
+    prom = worker_stack["prometheus"]
+
+    def retrying() -> list[dict[str, Any]]:
+        return [a for a in alerts(prom) if a["labels"]["alertname"] == ALERT and a["state"] == "firing"]
+
+    firing = wait_for(f"{ALERT} firing from the worker's metrics", retrying, timeout=90)
+    assert {a["labels"]["server"] for a in firing} == {RETRYING}
+    # only the worker serves server state here (the shipper serves its own figures)
+    assert {r["metric"]["job"] for r in instant(prom, "mpwatch_status_1013_since_1015")} == {"mpwatch-worker"}
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("board", ["install-progress.json", "pipeline-health.json"])
+def test_every_panel_returns_data_from_a_real_worker_and_shipper(
+    worker_stack: dict[str, str], board: str
+) -> None:
+    prom = worker_stack["prometheus"]
+    wait_for("the worker's records in Prometheus", lambda: instant(prom, "mpwatch:records_in:rate5m > 0"), 90)
+    for title, expr in _exprs(board):
+        query = expr.replace("$server", ".*")
+        assert wait_for(f"data for {title!r}", lambda q=query: instant(prom, q), timeout=30), title
+
+
+@pytest.mark.kafka
+def test_worker_reports_consumer_lag_per_topic_partition_down_to_zero(worker_stack: dict[str, str]) -> None:
+    prom = worker_stack["prometheus"]
+
+    def settled() -> list[dict[str, Any]]:
+        rows = instant(prom, "mpwatch_consumer_lag_records")
+        held = {(r["metric"]["topic"], r["metric"]["partition"]) for r in rows}
+        # one worker holds all 3 partitions of both source topics; everything shipped has been processed
+        done = len(held) == 6 and all(float(r["value"][1]) == 0 for r in rows)
+        return rows if done and instant(prom, "mpwatch_records_in_total > 0") else []
+
+    rows = wait_for("lag 0 on every partition of the records and events topics", settled, timeout=90)
+    assert {r["metric"]["topic"].rsplit("-", 1)[1] for r in rows} == {"records", "events"}
+    rebalances = instant(prom, "mpwatch_rebalances_total")
+    assert rebalances and float(rebalances[0]["value"][1]) >= 1
+    malformed = instant(prom, "mpwatch_malformed_total")
+    assert {r["metric"]["reason"]: float(r["value"][1]) for r in malformed} == {"wire_format": 1.0}

@@ -133,6 +133,7 @@ def test_rule_labels_are_bounded(path: Path) -> None:
                     "message_id",
                     "instance",
                     "reason",
+                    "topic",  # the two source topics of a worker
                     "partition",
                     "le",
                 }

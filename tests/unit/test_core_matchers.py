@@ -235,3 +235,128 @@ def test_any_rewrapping_recasing_or_tilde_keeps_the_meaning(data: st.DataObject)
             out.append(char.swapcase() if data.draw(st.booleans()) else char)
     hit = M.first_hit(rules, *M.normalize("".join(out)))
     assert hit is not None and (hit.kind, hit.variant.upper()) == (kind, variant)
+
+
+# ----------------------------------------------------------------------------- later versions
+@pytest.mark.parametrize(
+    ("message", "kind", "variant", "port", "text"),
+    [
+        (
+            "Call to HttpSendRequestSync succeeded for port 80 with status code 200, text: OK",
+            K.HTTP_VERIFY,
+            "200",
+            "80",
+            "OK",
+        ),
+        (
+            "Call to HttpSendRequestSync succeeded for port 443 with status code 200, text: OK",
+            K.HTTP_VERIFY,
+            "200",
+            "443",
+            "OK",
+        ),
+        (
+            "Call to HttpSendRequestSync failed for port 443 with status code 500, text: Internal Server "
+            "Error",
+            K.HTTP_VERIFY,
+            "500",
+            "443",
+            "Internal Server Error",
+        ),
+        (
+            "call to httpsendrequestsync FAILED for port 80 with status code 503,\ntext: Service Unavailable",
+            K.HTTP_VERIFY,
+            "503",
+            "80",
+            "Service Unavailable",
+        ),
+        (
+            "Call to HttpSendRequestSync failed for port 443 with status code 403, text: Forbidden",
+            K.HTTP_VERIFY,
+            "403",
+            "443",
+            "Forbidden",
+        ),
+        (
+            "Call to HttpSendRequestSync failed for port 80 with status code 401, text: Unauthorized",
+            K.HTTP_VERIFY,
+            "401",
+            "80",
+            "Unauthorized",
+        ),
+        (
+            "Call to HttpSendRequestSync failed for port 443 with error code 12175",
+            K.HTTP_SEND_FAILED,
+            "12175",
+            "443",
+            None,
+        ),
+    ],
+)
+def test_httpsendrequestsync_verifications_carry_status_port_and_text(
+    message: str, kind: str, variant: str, port: str, text: str | None
+) -> None:
+    hit = mpcontrol_hit(message)
+    assert hit is not None and (hit.kind, hit.variant) == (kind, variant)
+    assert hit.data is not None and hit.data["form"] == "httpsendrequest" and hit.data["port"] == port
+    assert hit.data.get("text") == text
+
+
+def test_status_5436_text_is_a_failing_verification() -> None:
+    hit = mpcontrol_hit(
+        "MP Control Manager detected management point is not responding to HTTP requests.  The HTTP status "
+        "code and text is 500, Internal Server Error."
+    )
+    assert hit is not None and (hit.kind, hit.variant) == (K.HTTP_VERIFY, "500")
+    assert hit.data == {"form": "httpsendrequest", "text": "Internal Server Error"}
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Installing component SMS_MP_CONTROL_MANAGER...", K.INSTALL_STARTED),
+        (
+            '"E:\\Program Files\\Microsoft Configuration Manager\\bin\\x64\\rolesetup.exe /install '
+            '/siteserver:SERVER1 SMSMP 0" executed successfully on server MGTPOINT1.',
+            K.BOOTSTRAP_EXECUTED,
+        ),
+        ("Bootstrap operations aborted.", K.BOOTSTRAP_ABORTED),
+        ("Installation failed and will be retried in the next polling cycle.", K.INSTALL_RETRY_SCHEDULED),
+    ],
+)
+def test_rolesetup_texts_of_sitecomp(message: str, kind: str) -> None:
+    hit = sitecomp_hit(message)
+    assert hit is not None and hit.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("SMSMP Setup Started....", K.MPSETUP_STARTED),
+        ("Installing Pre Reqs for SMSMP", K.MPSETUP_STEP),
+        ("~RoleSetup().", K.MPSETUP_STEP),
+        ("Installation was successful.", K.MPSETUP_OK),
+        ("Setup failed: WebDAV is not installed or not enabled on the Default Web Site.", K.WEBDAV_MISSING),
+        (
+            "Background Intelligent Transfer Service (BITS) Server Extensions are not installed.",
+            K.BITS_MISSING,
+        ),
+    ],
+)
+def test_later_setup_texts(message: str, kind: str) -> None:
+    hit = setup_hit(message)
+    assert hit is not None and hit.kind == kind
+
+
+def test_custom_action_error_code_unless_translated_to_success() -> None:
+    hit = setup_hit(
+        "CustomAction CcmSetupIISWebApps returned actual error code 1603 (note this may not be 100% "
+        "accurate if translation happened inside sandbox)"
+    )
+    assert hit is not None and (hit.kind, hit.variant) == (K.MSI_CUSTOM_ACTION_FAILED, "1603")
+    assert hit.data == {"action": "CcmSetupIISWebApps"}
+    translated = (
+        "CustomAction WixRemoveFoldersEx returned actual error code 1603 but will be translated to success "
+        "due to continue marking"
+    )
+    assert setup_hit(translated) is None

@@ -49,7 +49,7 @@ def installed(story: Story | None = None, at: float = 0) -> Story:
 
 
 def test_catalogue_entries_are_complete() -> None:
-    assert len(CODES) == 15
+    assert len(CODES) == 19
     for entry in CATALOGUE.values():
         assert entry.title and entry.cause and entry.remedy
         assert entry.phase in ("install", "runtime")
@@ -200,3 +200,73 @@ def test_a_reinstall_in_progress_is_not_an_unresponsive_mp() -> None:
 def test_pending_until_something_happens() -> None:
     story = Story().at(0, K.COMPONENT_FLAGGED).at(0.1, K.INSTALL_PENDING)
     assert story.verdict(5).state == "pending"
+
+
+LATER = {"form": "httpsendrequest"}
+
+
+def _later(status: str, port: str = "80") -> Story:
+    return (
+        installed()
+        .at(10, K.HTTP_VERIFY, "200", CONTROL, **LATER, port=port)
+        .at(20, K.HTTP_VERIFY, status, CONTROL, **LATER, port=port)
+    )
+
+
+def test_later_version_verification_failures_have_that_generations_causes() -> None:
+    assert codes(_later("401").verdict(22)) == {"ASPNET_NOT_REGISTERED"}
+    assert codes(_later("500").verdict(22)) == {"ASPNET_NOT_REGISTERED"}
+    assert codes(_later("503").verdict(22)) == {"MP_APP_POOL_STOPPED"}
+    assert codes(_later("403", "443").verdict(22)) == {"HTTPS_CLIENT_CERTIFICATE"}
+    assert codes(_later("404").verdict(22)) == {"MP_NOT_RESPONDING"}
+    assert _later("503").verdict(22).state == "degraded"
+    handshake = installed().at(20, K.HTTP_SEND_FAILED, "12175", CONTROL, **LATER, port="443")
+    assert codes(handshake.verdict(22)) == {"HTTPS_CLIENT_CERTIFICATE"}
+    # the SMS 2003 texts keep their own causes
+    assert codes(installed().at(20, K.HTTP_VERIFY, "401", CONTROL).verdict(22)) == {
+        "DC_IIS_ACCOUNT_RESTRICTED"
+    }
+    assert codes(installed().at(20, K.HTTP_VERIFY, "503", CONTROL).verdict(22)) == {"MP_NOT_RESPONDING"}
+
+
+def test_iis_substatus_supports_the_later_causes() -> None:
+    iis = ("MGTPOINT1", "W3SVC1/u_ex041206.log")
+    cert = _later("403", "443").at(20.1, K.IIS_MP_ERROR, "403", iis, status=403, substatus=16)
+    (finding,) = cert.verdict(22).findings
+    assert finding.code == "HTTPS_CLIENT_CERTIFICATE" and len(finding.events) == 2
+    aspnet = (
+        installed()
+        .at(10, K.HTTP_VERIFY, "200", CONTROL)
+        .at(11, K.IIS_MP_ERROR, "500", iis, status=500, substatus=21)
+    )
+    assert codes(aspnet.verdict(12)) == {"ASPNET_NOT_REGISTERED"}
+
+
+def test_sql_login_failures_explain_a_later_500_better_than_aspnet() -> None:
+    story = _later("500").at(19.9, K.SQL_LOGIN_FAILED, source=CONTROL)
+    verdict = story.verdict(22)
+    assert codes(verdict) == {"SQL_TRUSTED_CONNECTION"}
+    assert K.HTTP_VERIFY in {e.kind for e in verdict.findings[0].events}
+
+
+def test_repeated_retry_lines_without_1013_are_a_retry_loop() -> None:
+    story = Story()
+    for hour in range(2):
+        story.at(hour * 60, K.INSTALL_STARTED).at(hour * 60 + 1, K.BOOTSTRAP_ABORTED)
+        story.at(hour * 60 + 1, K.INSTALL_RETRY_SCHEDULED)
+    verdict = story.verdict(70)
+    assert verdict.state == "stuck" and codes(verdict) == {"INSTALL_RETRYING"}
+    assert {e.kind for e in verdict.findings[0].events} == {K.INSTALL_RETRY_SCHEDULED}
+    once = Story().at(0, K.INSTALL_STARTED).at(1, K.INSTALL_RETRY_SCHEDULED)
+    assert codes(once.verdict(30)) == set()
+    cleared = story.at(130, K.INSTALL_CONFIRMED)
+    assert codes(cleared.verdict(131)) == set()
+
+
+def test_a_webdav_failure_takes_the_generic_msi_failure_evidence() -> None:
+    story = Story().at(0, K.INSTALL_PENDING).at(4, K.MPSETUP_STARTED, source=MP)
+    story.at(5, K.WEBDAV_MISSING, source=MP).at(6, K.MSI_CUSTOM_ACTION_FAILED, "1603", MP)
+    story.at(6, K.MSI_EXIT, "1603", MP)
+    verdict = story.verdict(20)
+    assert verdict.state == "failed" and codes(verdict) == {"WEBDAV_NOT_INSTALLED"}
+    assert len(verdict.findings[0].events) == 3

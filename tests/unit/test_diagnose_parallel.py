@@ -77,3 +77,18 @@ def test_the_site_fallback_crosses_workers(tmp_path: Path) -> None:
     assert len(deal(sources, 2)) == 2
     assert orjson.dumps(parallel.view) == orjson.dumps(serial.view)
     assert parallel.stats.guessed_offsets == serial.stats.guessed_offsets
+
+
+def test_the_inputs_latest_time_crosses_workers(tmp_path: Path) -> None:
+    """An MP whose only log is an MPMSI.log with no time on any line is placed at the latest time of
+    the whole input, although the site server's logs that give it are read in another worker."""
+    folder = write_logset("msi_log_without_times", tmp_path)
+    for path in (folder / "MGTPOINT1").rglob("*"):
+        if path.is_file() and path.name != "MPMSI.log":
+            path.unlink()
+    sources = discover([str(folder)])
+    serial = run(sources)
+    mp = next(s for s in serial.view["servers"] if s["server"] == "MGTPOINT1")
+    assert [d["code"] for d in mp["diagnoses"]] == ["MSI_MUTEX_BUSY"]
+    assert len(deal(sources, 2)) == 2
+    assert orjson.dumps(run_parallel(sources, 2).view) == orjson.dumps(serial.view)

@@ -193,7 +193,7 @@ def test_every_documented_name_is_exported(runs: dict[str, RunResult]) -> None:
     registry = registry_for(runs["success"].reducer.servers, runs["success"].now)
     pipeline = PipelineMetrics(registry)
     pipeline.malformed.labels("wire_format").inc()
-    pipeline.lag.labels("0").set(3)
+    pipeline.lag.labels("mpwatch-records", "0").set(3)
     pipeline.table_size.labels("servers").set(1)
     names = {family.name for family in text_string_to_metric_families(generate_latest(registry).decode())}
     for name in STATE_METRICS + PIPELINE_METRICS:
