@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars k8s-tools k8s-generate clean tools
+.PHONY: demo test lint typecheck unit bench fuzz kafka-up kafka-down kafka-jars k8s-tools k8s-generate clean tools \
+	node-tools go-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,15 +20,17 @@ demo: $(STAMP)
 	$(PY) deploy/local/demo.py
 
 ## test: lint, type-check, and run every test (unit + real Kafka/Prometheus integration)
-test: $(STAMP) lint typecheck kafka-jars k8s-tools tools
+test: $(STAMP) lint typecheck kafka-jars k8s-tools tools node-tools go-tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## typecheck: mypy over shipper/ and streams/, then the Windows-only code as Windows sees it (types-pywin32)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --platform win32 --cache-dir .mypy_cache/win32 shipper/windows_service.py shipper/winfile.py
 
 ## unit: only the tests that need no external service
 unit: $(STAMP)
@@ -78,6 +81,27 @@ tools:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else echo "note: missing system packages: $$missing(make tools installs them as root); their tests skip"; fi; \
 	fi
+
+## node-tools: npm packages the tests use, in .tools/node (git ignores it): tree-sitter with the PowerShell
+## grammar for the syntax check of deploy/windows/*.ps1 (tests/powershell/check_ps1.mjs)
+NODE_TOOLS := .tools/node
+NODE_STAMP := $(NODE_TOOLS)/.installed
+node-tools: tools $(NODE_STAMP)
+$(NODE_STAMP): tests/powershell/package.json tests/powershell/package-lock.json
+	@if ! command -v npm >/dev/null; then echo "note: npm missing (make tools installs it as root); the PowerShell syntax tests skip"; exit 0; fi; \
+	mkdir -p $(NODE_TOOLS) && cp tests/powershell/package.json tests/powershell/package-lock.json $(NODE_TOOLS)/ && \
+	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund --silent && touch .installed
+
+## go-tools: Go programs the tests use, built into .tools/go from tests/compose (modules from the Go proxy):
+## composecheck loads deploy/compose/compose.yaml with compose-go, Docker Compose's own loader, and
+## dockerfilecheck runs BuildKit's Dockerfile parser and build checks (docker build --check) offline
+GO_TOOLS := .tools/go
+GO_STAMP := $(GO_TOOLS)/.built
+go-tools: $(GO_STAMP)
+$(GO_STAMP): $(wildcard tests/compose/*/main.go) tests/compose/go.mod tests/compose/go.sum
+	@if ! command -v go >/dev/null; then echo "note: go missing; the Compose and Dockerfile checks skip"; exit 0; fi; \
+	mkdir -p $(GO_TOOLS) && cd tests/compose && go build -mod=readonly -o ../../$(GO_TOOLS)/ ./composecheck ./dockerfilecheck \
+	  && touch ../../$(GO_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .tools

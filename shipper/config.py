@@ -27,6 +27,19 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
 
+#: The log folders of a Windows site system, as their products install them by default. A folder stands
+#: for its ``*.log`` / ``*.lo_`` files and its ``W3SVC*`` IIS logs (``shipper.paths``). The Windows service
+#: installer (deploy/windows/install.ps1) writes these into the shipper's config; a test keeps both equal.
+WINDOWS_LOG_FOLDERS: tuple[str, ...] = (
+    r"C:\SMS\Logs",  # SMS 2003 site server and MP: SiteComp, MPSetup, MPMSI, MPControl (<drive>:\SMS)
+    r"C:\Program Files\Microsoft Configuration Manager\Logs",  # ConfigMgr site server
+    r"C:\Program Files\SMS_CCM\Logs",  # ConfigMgr management point: MP_*.log
+    r"C:\inetpub\logs\LogFiles",  # IIS 7 and later: W3SVC1\u_exYYMMDD.log
+    r"C:\WINDOWS\system32\LogFiles",  # IIS 6 (Windows Server 2003, the SMS 2003 era): W3SVC1\exYYMMDD.log
+)
+#: where the Windows service keeps its config, checkpoints and log (under %ProgramData%)
+WINDOWS_DATA_DIR = r"C:\ProgramData\mpwatch"
+
 
 @dataclass(slots=True)
 class TailSettings:

@@ -351,6 +351,11 @@ class Worker:
             async def get(self, request: Request) -> Response:
                 return self.json(api.openapi())
 
+        @app.page("/-/healthy")
+        class Healthy(View):  # liveness probe (Docker HEALTHCHECK), the same path as mpwatch run's
+            async def get(self, request: Request) -> Response:
+                return self.text("ok\n")
+
         @app.page("/metrics")
         class Metrics(View):
             async def get(self, request: Request) -> Response:

@@ -9,8 +9,11 @@ polls the worker's HTTP API until ``GET /api/servers/{server}?now=<oracle now>``
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,8 @@ from tests.integration.worker_proc import (
 )
 
 pytestmark = pytest.mark.kafka
+
+REPO = Path(__file__).resolve().parents[2]
 
 SCENARIOS = tuple(ALL)
 
@@ -105,7 +110,15 @@ async def test_sigterm_stops_the_worker_cleanly(tmp_path: Path, kafka_bootstrap:
     worker = WorkerProc(tmp_path, kafka_bootstrap, tag())
     with running(worker):
         assert worker.get_json("/api/servers")[1]["servers"] == []
+        assert worker.get("/-/healthy") == (200, b"ok\n")
+        # the Docker image's HEALTHCHECK finds the worker from its MPWATCH_WEB_PORT alone
+        probe = [sys.executable, str(REPO / "deploy" / "docker" / "healthcheck.py")]
+        env = {**os.environ, "MPWATCH_WEB_PORT": str(worker.port)}
+        env.pop("MPWATCH_HEALTH_URL", None)
+        env.pop("MPWATCH_WEB_HOST", None)
+        assert subprocess.run(probe, env=env, check=False, capture_output=True).returncode == 0
         assert worker.stop() == 0
+        assert subprocess.run(probe, env=env, check=False, capture_output=True).returncode == 1
 
 
 async def test_two_workers_then_one_killed_the_survivor_answers(tmp_path: Path, kafka_bootstrap: str) -> None:
