@@ -33,6 +33,7 @@ from streams.loader import discover, parse_host_option
 from streams.offline import RunStats, run
 from streams.parallel import MIN_PARALLEL_BYTES, all_plain, can_fork, default_jobs, run_parallel
 from streams.render import render
+from streams.sanitize import visible
 from streams.shipped import collect, file_path, is_kafka_url, looks_shipped
 from streams.wire import ShippedBatch
 
@@ -74,7 +75,7 @@ def run_cli(args: argparse.Namespace) -> int:
     notes: list[str] = []
     sources = discover(log_paths, hosts, notes) if log_paths or hosts else []
     for note in notes:
-        print(f"mpwatch diagnose: note: {note}", file=sys.stderr)
+        print(f"mpwatch diagnose: note: {visible(note)}", file=sys.stderr)  # names are untrusted
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     skipped: list[str] = []
 

@@ -53,6 +53,7 @@ from streams.errors import InputError
 from streams.hostlabel import LabelledRegistries
 from streams.loader import discover, parse_host_option
 from streams.metrics import PipelineMetrics, register_state_metrics
+from streams.sanitize import visible
 
 log = logging.getLogger("mpwatch.run")
 
@@ -135,7 +136,7 @@ def host_roots(paths: list[str], hosts: list[tuple[str, str]]) -> dict[str, list
             root = root.parent
         roots.setdefault(source.host, set()).add(str(root))
     for note in notes:
-        log.info("%s", note)
+        log.info("%s", visible(note))  # file and member names are untrusted
     return {host: sorted(found) for host, found in sorted(roots.items())}
 
 
