@@ -87,10 +87,11 @@ class Verdict:
 
 
 def _excerpt(body: str) -> str:
-    text = _SPACE.sub(" ", _TAGS.sub(" ", body)).strip()
+    """At most ``EVIDENCE_CHARS`` characters of a body, tags dropped, spaces collapsed, made visible."""
+    text = visible(_SPACE.sub(" ", _TAGS.sub(" ", body[: EVIDENCE_CHARS * 8])).strip())
     if len(text) > EVIDENCE_CHARS:
         text = text[: EVIDENCE_CHARS - 3] + "..."
-    return visible(text)
+    return text
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -205,6 +206,8 @@ def parse_target(text: str, https: bool = False) -> Target:
     name, sep, rest = text.partition("=")
     if not sep:
         name, rest = "", text
+    elif not name.strip():
+        raise ProbeError(f"bad probe target {text!r}: empty NAME before '='")
     rest = rest.strip().rstrip("/")
     match = re.fullmatch(r"(?:(https?)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?", rest)
     if not match or (match.group(3) and not 0 < int(match.group(3)) < 65536):
