@@ -346,8 +346,10 @@ async def _main(
     try:
         await stop.wait()
         await scanner
-        if probing is not None:
-            await probing
+        if probing is not None:  # a round in flight may wait for its time-outs: not worth waiting for
+            probing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probing
         await asyncio.gather(*shipping.values())
     finally:
         scanner.cancel()

@@ -4,10 +4,11 @@ state, next to what the logs say; without logs, a probe alone judges an MP (issu
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
-from tests.fake_mp import FakeMP, refused_port
+from tests.fake_mp import FakeMP, hanging, refused_port
 from tests.fixtures.logsets import write_logset
 from tests.integration.run_proc import RunProcess, start_run, wait_for
 
@@ -74,3 +75,20 @@ def test_run_with_only_probes_judges_an_mp_without_logs(tmp_path: Path) -> None:
             assert any("SMS 2003" in row["message"] for row in server["timeline"])
         finally:
             assert proc.stop(signal.SIGTERM) == 0, proc.tail()
+
+
+def test_a_hanging_mp_neither_blocks_the_api_nor_the_stop(tmp_path: Path) -> None:
+    with hanging() as port:
+        proc = RunProcess(
+            ["--probe", f"HUNG=127.0.0.1:{port}", "--probe-timeout", "30", "--state-dir", str(tmp_path / "s"),
+             "--listen", "127.0.0.1:0"],
+            tmp_path / "run.log",
+        )  # fmt: skip
+        try:
+            proc.wait_listening()
+            time.sleep(0.5)  # the round is in flight, waiting for its 30 s time-out
+            assert proc.json("/api/servers")["servers"] == []
+        finally:
+            started = time.monotonic()
+            assert proc.stop(signal.SIGTERM) == 0, proc.tail()
+            assert time.monotonic() - started < 10
