@@ -38,7 +38,7 @@ import logging
 import os
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +181,20 @@ def _watch(paths: list[str], on_hint: Callable[[str], None]) -> Watcher | None:
     return watcher
 
 
-def _top_level(paths: list[str]) -> set[str]:
-    """The entries right inside each PATH (cheap; a change means a host folder may have appeared)."""
+def _top_level(paths: list[str], hosts: Iterable[str] = ()) -> set[str]:
+    """The entries right inside each PATH, and inside each of its folders that is not a known host
+    folder (cheap; a change means a host folder may have appeared, also in a wrapper folder beside a
+    README, which the loader looks into)."""
+    known = {os.path.abspath(h) for h in hosts}
     names: set[str] = set()
     for path in paths:
         with contextlib.suppress(OSError):
-            names.update(os.path.join(path, name) for name in os.listdir(path))
+            for name in os.listdir(path):
+                full = os.path.join(path, name)
+                names.add(full)
+                if os.path.abspath(full) not in known and os.path.isdir(full):
+                    with contextlib.suppress(OSError):
+                        names.update(os.path.join(full, inner) for inner in os.listdir(full))
     return names
 
 
@@ -290,7 +298,7 @@ async def _main(
         task = shipping[host] = asyncio.ensure_future(shipper.run(stop))
         task.add_done_callback(lambda done: _shipper_ended(host, done, stop))
 
-    known_top = _top_level(args.logs)
+    known_top = _top_level(args.logs, (f for folders in roots.values() for f in folders))
 
     async def watch_for_new_hosts() -> None:
         """A host folder that appears later (a new management point) is tailed from then on."""
@@ -301,7 +309,7 @@ async def _main(
                 return
             await asyncio.sleep(0.5)  # a folder being copied in: let its first files land
             look_for_hosts.clear()
-            listing = _top_level(args.logs)
+            listing = _top_level(args.logs, (prefix for prefix, _ in prefixes))
             if listing == known_top:  # nothing new at the top: no walk of every host folder
                 continue
             known_top.clear()
