@@ -52,6 +52,7 @@ PROBE_HOST = "probe"  # the source host of probe events (no log file: the probe 
 MAX_BODY = 65536
 EVIDENCE_CHARS = 160
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 300.0  # a probe that waits longer than this is not bounded in any useful sense
 DEFAULT_INTERVAL = 600.0  # MP Control Manager verifies every ~10 minutes
 DEFAULT_CONCURRENCY = 8
 MIN_CERT_HEX = 64
@@ -294,8 +295,8 @@ class Prober:
     _chains: dict[tuple[str, str], int] = field(default_factory=dict)  # (server, check) -> last pos
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise ProbeError(f"probe timeout must be > 0, got {self.timeout}")
+        if not 0 < self.timeout <= MAX_TIMEOUT:  # NaN fails this too
+            raise ProbeError(f"probe timeout must be > 0 and <= {MAX_TIMEOUT:g} s, got {self.timeout}")
         if self.concurrency < 1:
             raise ProbeError(f"probe concurrency must be >= 1, got {self.concurrency}")
         self._tls = tls_context(self.ca)
@@ -425,7 +426,7 @@ async def probe_loop(
 ) -> None:
     """A round now and every ``interval`` seconds until ``stop``; a failing delivery is logged and the
     loop goes on (the next round probes again)."""
-    if interval <= 0:
+    if not interval > 0:
         raise ProbeError(f"probe interval must be > 0, got {interval}")
     try:
         while not stop.is_set():

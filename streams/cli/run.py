@@ -220,7 +220,7 @@ def _prober(args: argparse.Namespace) -> Prober | None:
     """The probe of ``--probe MP...`` (None without targets); bad values are exit 2 before anything runs."""
     if not args.probe_targets:
         return None
-    if args.probe_interval <= 0:
+    if not args.probe_interval > 0:
         raise InputError("--probe-interval must be > 0")
     return build_prober(
         args.probe_targets, args.probe_https, args.probe_ca, args.probe_timeout, args.probe_concurrency

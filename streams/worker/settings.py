@@ -22,7 +22,7 @@ from shipper.config import SASL_MECHANISMS, SECURITY_PROTOCOLS, KafkaSettings
 from shipper.config import _build as build_settings  # the shipper's TOML -> dataclass loader
 from shipper.errors import ConfigError
 from streams.errors import ProbeError, WorkerError
-from streams.probe import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, parse_target
+from streams.probe import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, MAX_TIMEOUT, parse_target
 
 STORES = ("rocksdb://", "memory://")
 
@@ -184,8 +184,12 @@ def validate(s: WorkerSettings) -> None:
 
 
 def _validate_probe(p: ProbeSettings) -> None:
-    for name in ("interval_seconds", "timeout_seconds"):
-        if getattr(p, name) <= 0:
+    if not 0 < p.timeout_seconds <= MAX_TIMEOUT:
+        raise WorkerError(
+            f"probe.timeout_seconds: must be > 0 and <= {MAX_TIMEOUT:g}, got {p.timeout_seconds}"
+        )
+    for name in ("interval_seconds",):
+        if not getattr(p, name) > 0:
             raise WorkerError(f"probe.{name}: must be > 0, got {getattr(p, name)}")
     if p.concurrency < 1:
         raise WorkerError(f"probe.concurrency: must be >= 1, got {p.concurrency}")

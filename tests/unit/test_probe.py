@@ -283,7 +283,7 @@ def test_mpwatch_probe_command(tmp_path: Path) -> None:
         assert done.returncode == 1
         lines = done.stdout.splitlines()
         assert len(lines) == 4 and any("DC1" in line and "401.3" in line and "FAIL" in line for line in lines)
-    for args in (["no such host!"], ["A=x", "A=y"], ["x", "--timeout", "0"]):
+    for args in (["no such host!"], ["A=x", "A=y"], ["x", "--timeout", "0"], ["x", "--timeout", "nan"]):
         done = subprocess.run(
             [sys.executable, "-m", "streams.cli", "probe", *args],
             cwd=REPO, capture_output=True, text=True, timeout=60, check=False,

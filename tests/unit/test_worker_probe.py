@@ -43,6 +43,8 @@ def test_probe_settings_from_toml_environment_and_flags(tmp_path: Path) -> None:
         ({"MPWATCH_PROBE": "a,A"}, "more than once"),
         ({"MPWATCH_PROBE_INTERVAL": "soon"}, "MPWATCH_PROBE_INTERVAL"),
         ({"MPWATCH_PROBE_INTERVAL": "0"}, "probe.interval_seconds"),
+        ({"MPWATCH_PROBE_TIMEOUT": "nan"}, "probe.timeout_seconds"),
+        ({"MPWATCH_PROBE_TIMEOUT": "1e9"}, "probe.timeout_seconds"),
         ({"MPWATCH_PROBE_HTTPS": "maybe"}, "MPWATCH_PROBE_HTTPS"),
         ({"MPWATCH_PROBE_CA": str(tmp_path / "none.pem")}, "probe.ca_file"),
     ]
