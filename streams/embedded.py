@@ -102,6 +102,16 @@ class LiveEngine:
         self._changed.set()
         return self._applied
 
+    def apply_events(self, events: Sequence[Event]) -> int:
+        """Apply events that come from no log (the active probe) straight to the server states; they
+        are saved with the next snapshot. Returns how many were new."""
+        applied = self.engine.reducer.apply_all(events)
+        self._touch(events)
+        self.metrics.events_in.inc(applied)
+        if applied:
+            self._changed.set()
+        return applied
+
     def tick(self, now_us: int | None = None) -> None:
         """Release local-time records that waited too long for their host's UTC offset, and records whose
         file stated no time for as long (placed from context)."""

@@ -36,3 +36,7 @@ class ApiError(MpwatchError):
         super().__init__(message)
         self.status = status
         self.body: dict[str, object] = {"error": message, **extra}
+
+
+class ProbeError(InputError):
+    """A probe target, check or TLS setting cannot be used (``mpwatch probe``, the probe loops)."""

@@ -3,10 +3,14 @@
 Layout rules (``mpwatch diagnose PATH...``):
 
 * A folder's **immediate subfolders are host names**, each holding that host's logs at any depth
-  (``SERVER1/SMS/Logs/sitecomp.log``, ``MGTPOINT1/W3SVC1/ex041206.log``). If the folder itself looks like
-  one host's folder (it holds log files, or subfolders such as ``SMS``, ``Logs``, ``W3SVC1``), it is one
-  host, named as below.
-* A **.zip** is read like a folder (a single wrapping top folder that is not a host folder is skipped).
+  (``SERVER1/SMS/Logs/sitecomp.log``, ``MGTPOINT1/W3SVC1/ex041206.log``, ``MGTPOINT1/C$/SMS/Logs/...``).
+  The folder itself is one host's folder (named as below) when it has log folders of its own (``SMS``,
+  ``Logs``, ``W3SVC1``, a ``C$`` share, ...), or well-known logs at its top (MPSetup.log, sitecomp.log)
+  and no subfolder holding such log folders. Other files at the top (a README.txt, a collect.log) never
+  make it a host: beside host folders they are skipped, with a note. A subfolder without logs is no host
+  (a note). A single wrapper folder around host folders is looked into, with a README beside it or not.
+* A **.zip** is read like a folder. Member names made on Windows (``\\``), absolute ones (``/x``,
+  ``C:\\x``, ``\\\\server\\share\\x``) are mapped and ``..`` names skipped, each with a note.
 * A **single file** belongs to the host named before ``SMS`` / ``W3SVC*`` in its path, else ``UNKNOWN``.
 * ``--host NAME=PATH`` says that everything under PATH (file or folder) is host NAME's.
 
@@ -18,6 +22,7 @@ thread context). Each source's ``file_id`` is its path relative to its host fold
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import stat
@@ -32,7 +37,13 @@ from streams.core.servers import canonical_server
 from streams.errors import InputError
 from streams.logfiles import is_log_name, is_rotated, log_kind, rotation_stem
 
-_LOG_DIRS = re.compile(r"^(sms|logs|sms_ccm|ccm|logfiles|w3svc\d*|system32|windows|inetpub)$", re.I)
+#: folder names that are part of one host's log layout, never a host: SMS and IIS log folders, the
+#: Windows folders above them and a drive's admin share (``C$``) or letter as collected from a server
+_LOG_DIRS = re.compile(
+    r"^(sms|logs|sms_ccm|ccm|logfiles|w3svc\d*|system32|windows|inetpub|[a-z]\$|program files( \(x86\))?"
+    r"|microsoft configuration manager|sms_[a-z0-9]{3})$",
+    re.I,
+)
 UNKNOWN_HOST = "UNKNOWN"
 #: what reading a source can raise: file-system errors, and damaged zip members (bad CRC, bad header,
 #: corrupt deflate data, cut-off archive), which are per-file read errors too, not bugs
@@ -163,8 +174,9 @@ def _walk_error(exc: OSError) -> None:
 def _zip_entries(path: Path, notes: list[str]) -> list[_Entry]:
     """The archive's file members. The archive is opened once and shared by every member's opener
     (reopening it per member re-reads the central directory: quadratic in members). Names made on
-    Windows (backslashes) are mapped; absolute names lose their root or drive, with a note; names that
-    climb out (``..``) are skipped, with a note."""
+    Windows (backslashes) are mapped, with one note per archive; absolute names lose their root, drive
+    or ``\\\\server\\share``, with a note each; names that climb out (``..``) are skipped, with a note
+    each."""
     try:
         archive = zipfile.ZipFile(path)
         infos = [i for i in archive.infolist() if not i.is_dir()]
@@ -175,9 +187,11 @@ def _zip_entries(path: Path, notes: list[str]) -> list[_Entry]:
         return lambda: archive.open(info)
 
     entries = []
+    windows = 0
     for info in infos:
         name = info.filename.replace("\\", "/")
-        stripped = re.sub(r"^(?:[A-Za-z]:)?/+", "", name)
+        windows += name != info.filename
+        stripped = re.sub(r"^(?://+[^/]+/+[^/]+/+|(?:[A-Za-z]:)?/+|[A-Za-z]:)", "", name)
         if stripped != name:
             notes.append(f"{path}!{info.filename}: absolute name read as {stripped!r}")
         rel = PurePosixPath(stripped)
@@ -185,59 +199,100 @@ def _zip_entries(path: Path, notes: list[str]) -> list[_Entry]:
             notes.append(f"{path}!{info.filename}: skipped: the name leaves the archive's folder")
             continue
         entries.append(_Entry(rel, info.file_size, opener(info), f"{path}!{info.filename}"))
+    if windows:
+        notes.append(
+            f"{path}: {windows} member name(s) with '\\' separators (made on Windows) read as folders"
+        )
     return entries
 
 
-def _looks_like_host_folder(entries: list[_Entry]) -> bool:
-    """True when the entries (relative to a folder) are one host's logs rather than host folders."""
-    for entry in entries:
-        parts = entry.rel.parts
-        if len(parts) == 1 and is_log_name(parts[0]):
-            return True
-        if len(parts) > 1 and _LOG_DIRS.match(parts[0]):
-            return True
-    return False
+class _Shape(enum.Enum):
+    """What a folder's entries look like: one host's logs, host folders, or loose subfolders."""
+
+    HOST = "host"  # its own log folders (SMS, Logs, W3SVC1, C$) or well-known logs at its top
+    COLLECTION = "collection"  # subfolders that hold SMS/IIS logs: host folders
+    LOOSE = "loose"  # subfolders with some logs, nothing at the top: host folders too, weakly
+    EMPTY = "empty"  # no log anywhere
 
 
-def _has_host_folders(entries: list[_Entry]) -> bool:
-    """True when some top-level subfolder (not a log folder name itself) holds a host's logs."""
+def _groups(entries: list[_Entry]) -> dict[str, list[_Entry]]:
+    """Top-level subfolder -> its entries, relative to it."""
     inner: dict[str, list[_Entry]] = {}
     for e in entries:
-        if len(e.rel.parts) >= 2 and not _LOG_DIRS.match(e.rel.parts[0]):
+        if len(e.rel.parts) >= 2:
             inner.setdefault(e.rel.parts[0], []).append(
                 _Entry(PurePosixPath(*e.rel.parts[1:]), e.size, e.open, e.origin)
             )
-    return any(_looks_like_host_folder(group) for group in inner.values())
+    return inner
+
+
+def _logs(entries: list[_Entry]) -> list[_Entry]:
+    return [e for e in entries if is_log_name(e.rel.name)]
+
+
+def _shape(entries: list[_Entry]) -> _Shape:
+    """Classify a folder by its own top level and what its subfolders hold (never by file contents).
+
+    A log folder of its own (``SMS``, ``Logs``, ``W3SVC1``, a ``C$`` share) makes it a host. Well-known
+    logs at the top (MPSetup.log, sitecomp.log, ex041206.log) make it a host unless a subfolder holds a
+    log folder (then those logs sit beside host folders). A README or collect.log at the top says
+    nothing: subfolders with logs are the hosts then."""
+    groups = {name: _logs(inner) for name, inner in _groups(entries).items()}
+    groups = {name: logs for name, logs in groups.items() if logs}
+    top = _logs([e for e in entries if len(e.rel.parts) == 1])
+    if any(_LOG_DIRS.match(name) for name in groups):
+        return _Shape.HOST
+    deep = any(any(_LOG_DIRS.match(p) for p in e.rel.parts[:-1]) for logs in groups.values() for e in logs)
+    known = any(log_kind(e.rel.name) != "other" for logs in groups.values() for e in logs)
+    if top and any(log_kind(e.rel.name) != "other" for e in top) and not deep:
+        return _Shape.HOST
+    if deep or known:
+        return _Shape.COLLECTION
+    if groups and not top:
+        return _Shape.LOOSE
+    return _Shape.HOST if top else _Shape.EMPTY
+
+
+def _note_beside(entries: list[_Entry], origin: str, notes: list[str]) -> None:
+    """Files at the top of a folder of host folders belong to no host: one note per log, one for the rest."""
+    stray = [e for e in entries if len(e.rel.parts) == 1]
+    logs = _logs(stray)
+    for entry in logs:
+        notes.append(f"{entry.origin}: skipped: a log beside the host folders, not inside one")
+    if len(stray) > len(logs):
+        notes.append(f"{origin}: {len(stray) - len(logs)} other file(s) beside the host folders ignored")
 
 
 def _layout(
     entries: list[_Entry], name: str, forced: str | None, origin: str, notes: list[str]
 ) -> list[Source]:
-    while not forced and entries and len({e.rel.parts[0] for e in entries}) == 1:
-        top = entries[0].rel.parts[0]
-        inner = [_Entry(PurePosixPath(*e.rel.parts[1:]), e.size, e.open, e.origin) for e in entries]
-        if any(len(e.rel.parts) == 1 for e in entries) or _looks_like_host_folder(inner):
+    """Sources of a folder or archive: one host's, or one per host folder (after wrapper folders)."""
+    if forced:
+        return [_source(forced, e.rel, e) for e in _logs(entries)]
+    shape = _shape(entries)
+    while shape is not _Shape.HOST:
+        groups = {n: inner for n, inner in _groups(entries).items() if _logs(inner)}
+        if len(groups) != 1:
             break
-        entries, name = inner, top  # a wrapper folder (zip of a folder): look inside
-    stray_files = [e for e in entries if len(e.rel.parts) == 1]
-    collection = not forced and bool(stray_files) and _has_host_folders(entries)
-    if collection:  # host folders plus a README or collect.log beside them: the files are not a host
-        logs = [e for e in stray_files if is_log_name(e.rel.name)]
-        for entry in logs:
-            notes.append(f"{entry.origin}: skipped: a log beside the host folders, not inside one")
-        if len(stray_files) > len(logs):
-            notes.append(
-                f"{origin}: {len(stray_files) - len(logs)} other file(s) beside the host folders ignored"
-            )
-    if forced or (not collection and _looks_like_host_folder(entries)):
-        host = forced or host_from_path((*Path(origin).parts, name)) or canonical_server(name)
-        return [_source(host, e.rel, e) for e in entries if is_log_name(e.rel.name)]
-    sources = []
-    for entry in entries:
-        if len(entry.rel.parts) < 2 or not is_log_name(entry.rel.name):
+        ((top, inner),) = groups.items()
+        inner_shape = _shape(inner)
+        alone = all(len(e.rel.parts) > 1 for e in entries)
+        if inner_shape is _Shape.HOST or (inner_shape is not _Shape.COLLECTION and not alone):
+            break
+        _note_beside(entries, origin, notes)  # a wrapper folder (zip of a folder), perhaps with a README
+        entries, name, shape = inner, top, inner_shape
+    if shape is _Shape.HOST:
+        host = host_from_path((*Path(origin).parts, name)) or canonical_server(name) or UNKNOWN_HOST
+        return [_source(host, e.rel, e) for e in _logs(entries)]
+    _note_beside(entries, origin, notes)
+    sources: list[Source] = []
+    for folder, inner in sorted(_groups(entries).items()):
+        logs = _logs(inner)
+        host = canonical_server(folder)
+        if not logs or not host:
+            notes.append(f"{origin}: {folder}/ ignored: no log files in it, so not a host folder")
             continue
-        host = canonical_server(entry.rel.parts[0]) or UNKNOWN_HOST
-        sources.append(_source(host, PurePosixPath(*entry.rel.parts[1:]), entry))
+        sources.extend(_source(host, e.rel, e) for e in logs)
     if not sources and entries:
         raise InputError(f"{origin}: no host folders with log files (expected HOST/.../*.log)")
     return sources

@@ -44,6 +44,13 @@ Two parts, each handed the application's own ``CollectorRegistry`` (never the gl
     The pipeline's own figures, incremented by the shells: records and events in, malformed input by
     reason, wire messages of an unknown major version, consumer lag per partition, rebalances, table
     sizes.
+
+``ProbeMetrics(registry)``
+    The active MP probe's figures (``streams.probe``), set by the shell that probes after each check:
+    ``mpwatch_probe_success{server,check}`` (gauge, 1 when the latest answer was what a healthy MP
+    gives, else 0) and ``mpwatch_probe_duration_seconds{server,check}`` (gauge, how long the latest
+    check took, time-outs included). ``check`` is ``mplist`` or ``mpcert``; ``server`` is a configured
+    target, so the label set is bounded by the configuration.
 """
 
 from __future__ import annotations
@@ -370,3 +377,29 @@ PIPELINE_METRICS = (
     "mpwatch_rebalances_total",
     "mpwatch_table_size",
 )
+
+
+class ProbeMetrics:
+    """The active probe's gauges (latest result per configured server and check)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = PREFIX
+        self.success = Gauge(
+            p + "probe_success",
+            "1 when the latest probe of the MP URL answered as a healthy MP does, else 0",
+            ["server", "check"],
+            registry=registry,
+        )
+        self.duration = Gauge(
+            p + "probe_duration_seconds",
+            "Seconds the latest probe of the MP URL took (time-outs included)",
+            ["server", "check"],
+            registry=registry,
+        )
+
+    def observe(self, server: str, check: str, ok: bool, seconds: float) -> None:
+        self.success.labels(server, check).set(1.0 if ok else 0.0)
+        self.duration.labels(server, check).set(seconds)
+
+
+PROBE_METRICS = ("mpwatch_probe_success", "mpwatch_probe_duration_seconds")

@@ -11,6 +11,7 @@ the offline engine, ...); the shells never import the command line. Where each s
 - ``mpwatch run``      -> ``streams.embedded`` + ``streams.http`` (the embedded default: tail, engine, API)
 - ``mpwatch timeline`` -> ``streams.render`` over the query API of a running service
 - ``mpwatch worker``   -> ``streams.worker`` (the distributed shell: Faust agents over Kafka)
+- ``mpwatch probe``    -> ``streams.probe`` (the seed's MP checks over HTTP(S))
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import sys
 from collections.abc import Sequence
 
 from streams import __version__
-from streams.cli import diagnose, parse, records, run, ship, timeline, worker
+from streams.cli import diagnose, parse, probe, records, run, ship, timeline, worker
 from streams.errors import MpwatchError
 
 #: the sub-command modules, in the order ``mpwatch --help`` lists them
-SUBCOMMANDS = (run, timeline, diagnose, parse, ship, records, worker)
+SUBCOMMANDS = (run, timeline, diagnose, probe, parse, ship, records, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

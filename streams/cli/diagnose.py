@@ -75,7 +75,7 @@ def run_cli(args: argparse.Namespace) -> int:
     notes: list[str] = []
     sources = discover(log_paths, hosts, notes) if log_paths or hosts else []
     for note in notes:
-        print(f"mpwatch diagnose: note: {note}", file=sys.stderr)
+        print(f"mpwatch diagnose: note: {visible(note)}", file=sys.stderr)  # names are untrusted
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     skipped: list[str] = []
 

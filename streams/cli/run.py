@@ -1,4 +1,4 @@
-"""``mpwatch run --logs PATH... [--listen 127.0.0.1:8787] [--state-dir DIR] [--token T]``
+"""``mpwatch run --logs PATH... [--listen 127.0.0.1:8787] [--state-dir DIR] [--token T] [--probe MP...]``
 
 The embedded default: tails the logs and keeps every management point's install timeline, state and
 diagnosis up to date in one process, with no Kafka. PATH is laid out as for ``mpwatch diagnose``: a
@@ -13,6 +13,11 @@ Serves, on --listen (loopback by default):
   /api/servers/SERVER        one server as one entry of mpwatch diagnose --json (?now=ISO to re-judge)
   /api/openapi.json          the API's OpenAPI 3 description
   /metrics                   Prometheus metrics (the names the Faust workers serve)
+
+With --probe MP... the seed's checks (http://MP/sms_mp/.sms_aut?mplist and ?mpcert) are asked every
+--probe-interval seconds: the answers join the MP's timeline (source host "probe") and are judged by the
+same rules as MPControl's verifications, with mpwatch_probe_success and mpwatch_probe_duration_seconds
+on /metrics (see mpwatch probe --help).
 
 A host folder that appears later (a new management point) is tailed within 10 s. State survives a
 restart: the shipper checkpoints and the engine snapshot live in --state-dir, the
@@ -33,7 +38,7 @@ import logging
 import os
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +52,15 @@ from shipper.watcher import Watcher
 from streams import http
 from streams.cli.common import add_layout_options, parse_tz_option, stop_on_signals
 from streams.cli.help import description
+from streams.cli.probe import add_probe_options, add_target_argument, build_prober
 from streams.core.servers import canonical_server
 from streams.embedded import EngineOutput, LiveEngine
 from streams.errors import InputError
 from streams.hostlabel import LabelledRegistries
 from streams.loader import discover, parse_host_option
-from streams.metrics import PipelineMetrics, register_state_metrics
+from streams.metrics import PipelineMetrics, ProbeMetrics, register_state_metrics
+from streams.probe import DEFAULT_INTERVAL, Prober, probe_loop
+from streams.sanitize import visible
 
 log = logging.getLogger("mpwatch.run")
 
@@ -107,6 +115,15 @@ def register(subparsers: Any) -> None:
         help="how long local-time records (MPSetup, MSI) of a host whose logs state no UTC offset wait "
         f"for one before the site's offset is used (default: {DEFAULT_HOLD_SECONDS:g})",
     )
+    add_target_argument(parser, positional=False)
+    parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=DEFAULT_INTERVAL,
+        metavar="S",
+        help=f"seconds between probe rounds (default: {DEFAULT_INTERVAL:g}, as MP Control Manager)",
+    )
+    add_probe_options(parser, prefix="probe-")
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
     )
@@ -135,7 +152,7 @@ def host_roots(paths: list[str], hosts: list[tuple[str, str]]) -> dict[str, list
             root = root.parent
         roots.setdefault(source.host, set()).add(str(root))
     for note in notes:
-        log.info("%s", note)
+        log.info("%s", visible(note))  # file and member names are untrusted
     return {host: sorted(found) for host, found in sorted(roots.items())}
 
 
@@ -164,12 +181,20 @@ def _watch(paths: list[str], on_hint: Callable[[str], None]) -> Watcher | None:
     return watcher
 
 
-def _top_level(paths: list[str]) -> set[str]:
-    """The entries right inside each PATH (cheap; a change means a host folder may have appeared)."""
+def _top_level(paths: list[str], hosts: Iterable[str] = ()) -> set[str]:
+    """The entries right inside each PATH, and inside each of its folders that is not a known host
+    folder (cheap; a change means a host folder may have appeared, also in a wrapper folder beside a
+    README, which the loader looks into)."""
+    known = {os.path.abspath(h) for h in hosts}
     names: set[str] = set()
     for path in paths:
         with contextlib.suppress(OSError):
-            names.update(os.path.join(path, name) for name in os.listdir(path))
+            for name in os.listdir(path):
+                full = os.path.join(path, name)
+                names.add(full)
+                if os.path.abspath(full) not in known and os.path.isdir(full):
+                    with contextlib.suppress(OSError):
+                        names.update(os.path.join(full, inner) for inner in os.listdir(full))
     return names
 
 
@@ -191,6 +216,17 @@ def _shipper_ended(host: str, task: asyncio.Future[Any], stop: asyncio.Event) ->
     stop.set()
 
 
+def _prober(args: argparse.Namespace) -> Prober | None:
+    """The probe of ``--probe MP...`` (None without targets); bad values are exit 2 before anything runs."""
+    if not args.probe_targets:
+        return None
+    if not args.probe_interval > 0:
+        raise InputError("--probe-interval must be > 0")
+    return build_prober(
+        args.probe_targets, args.probe_https, args.probe_ca, args.probe_timeout, args.probe_concurrency
+    )
+
+
 def run_cli(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -200,12 +236,16 @@ def run_cli(args: argparse.Namespace) -> int:
     listen_host, port = http.parse_listen(args.listen)
     http.check_listen(listen_host, args.token)
     hosts = [parse_host_option(text) for text in args.host]
-    if not args.logs and not hosts:
-        raise InputError("give the logs to watch: --logs PATH (a folder of host folders) or --host NAME=PATH")
+    prober = _prober(args)
+    if not args.logs and not hosts and prober is None:
+        raise InputError(
+            "give the logs to watch: --logs PATH (a folder of host folders) or --host NAME=PATH "
+            "(or MPs to probe: --probe MP)"
+        )
     tz = {canonical_server(h): m for h, m in (parse_tz_option(t) for t in args.tz)}
     if args.hold_seconds < 0:
         raise InputError("--hold-seconds must be >= 0")
-    roots = host_roots(args.logs, hosts)
+    roots = host_roots(args.logs, hosts) if args.logs or hosts else {}
     try:
         os.makedirs(args.state_dir, exist_ok=True)
     except OSError as exc:
@@ -213,7 +253,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.state_dir) or not os.access(args.state_dir, os.W_OK):
         raise InputError(f"--state-dir {args.state_dir}: not a writable folder")
     raise_fd_limit()
-    return asyncio.run(_main(args, roots, hosts, tz, listen_host, port))
+    return asyncio.run(_main(args, roots, hosts, tz, listen_host, port, prober))
 
 
 async def _main(
@@ -223,6 +263,7 @@ async def _main(
     tz: dict[str, int],
     listen_host: str,
     port: int,
+    prober: Prober | None = None,
 ) -> int:
     registry = CollectorRegistry()
     pipeline = PipelineMetrics(registry)
@@ -257,7 +298,7 @@ async def _main(
         task = shipping[host] = asyncio.ensure_future(shipper.run(stop))
         task.add_done_callback(lambda done: _shipper_ended(host, done, stop))
 
-    known_top = _top_level(args.logs)
+    known_top = _top_level(args.logs, (f for folders in roots.values() for f in folders))
 
     async def watch_for_new_hosts() -> None:
         """A host folder that appears later (a new management point) is tailed from then on."""
@@ -268,7 +309,7 @@ async def _main(
                 return
             await asyncio.sleep(0.5)  # a folder being copied in: let its first files land
             look_for_hosts.clear()
-            listing = _top_level(args.logs)
+            listing = _top_level(args.logs, (prefix for prefix, _ in prefixes))
             if listing == known_top:  # nothing new at the top: no walk of every host folder
                 continue
             known_top.clear()
@@ -296,16 +337,32 @@ async def _main(
 
     stop_on_signals(stop, log, "stop requested: confirming what was read, then saving state")
     engine_task = asyncio.ensure_future(live.run(engine_stop))
-    watcher = _watch([*args.logs, *(path for _, path in hosts)], on_hint)
+    watched = [*args.logs, *(path for _, path in hosts)]
+    watcher = _watch(watched, on_hint) if watched else None
     for host, folders in roots.items():
         start_shipper(host, folders)
     scanner = asyncio.ensure_future(watch_for_new_hosts())
+    probing = None
+    if prober is not None:
+
+        async def deliver(events: list[Any]) -> None:
+            live.apply_events(events)
+
+        metrics = ProbeMetrics(registry)
+        probing = asyncio.ensure_future(probe_loop(prober, args.probe_interval, deliver, metrics, stop))
+        log.info("probing %s every %g s", ", ".join(t.server for t in prober.targets), args.probe_interval)
     try:
         await stop.wait()
         await scanner
+        if probing is not None:  # a round in flight may wait for its time-outs: not worth waiting for
+            probing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probing
         await asyncio.gather(*shipping.values())
     finally:
         scanner.cancel()
+        if probing is not None:
+            probing.cancel()
         if watcher is not None:
             watcher.stop()
         engine_stop.set()  # only now: a shipper's last send waits for the snapshot that holds it

@@ -32,6 +32,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--web-port", metavar="N", type=int, help="port of the query API and /metrics")
     parser.add_argument("--data-dir", metavar="DIR", help="folder of the worker's local table data")
     parser.add_argument("--store", metavar="URL", help="table store: rocksdb:// (default) or memory://")
+    parser.add_argument(
+        "--probe",
+        nargs="+",
+        metavar="MP",
+        help="MPs the leader probes ([NAME=]HOST[:PORT] or URL; replaces [probe] servers and $MPWATCH_PROBE)",
+    )
+    parser.add_argument("--probe-interval", metavar="S", type=float, help="seconds between probe rounds")
     parser.set_defaults(func=run)
 
 
@@ -44,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         args.config,
-        {"broker": args.broker, "web_port": args.web_port, "data_dir": args.data_dir, "store": args.store},
+        {
+            "broker": args.broker,
+            "web_port": args.web_port,
+            "data_dir": args.data_dir,
+            "store": args.store,
+            "probe.servers": args.probe,
+            "probe.interval_seconds": args.probe_interval,
+        },
     )
     try:
         # Faust's leader-election topic too: with topic_allow_declare off it would never exist

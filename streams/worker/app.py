@@ -8,6 +8,9 @@
 * **stage 2** (``events`` topic, key = target server): ``ServerState.apply`` (idempotent: repeated
   events are ignored by the state itself), state written to table ``servers``; a change of health
   (state or active codes) is published to the ``health`` topic, one JSON object per change.
+* **probe** (only with ``[probe] servers``; the elected leader, every ``probe.interval_seconds``): the
+  seed's MP checks (``streams.probe``); their events go to the ``events`` topic keyed by server, as
+  stage 1's do, and ``mpwatch_probe_success`` / ``mpwatch_probe_duration_seconds`` are the leader's.
 * **timer** (every ``tick_seconds``): ``Correlator.tick`` for held local-time records and a re-evaluation
   of time rules against the wall clock for this worker's servers. Faust allows table writes only inside
   stream iteration, so the timer changes cached objects and sends events; the tables catch up with the
@@ -46,7 +49,8 @@ from streams.core.events import Event, iso
 from streams.core.reducer import ServerState
 from streams.core.servers import canonical_server
 from streams.errors import ApiError, WireFormatError, WireVersionError
-from streams.metrics import PipelineMetrics, register_state_metrics
+from streams.metrics import PipelineMetrics, ProbeMetrics, register_state_metrics
+from streams.probe import Prober, parse_target, probe_round
 from streams.store import wall_clock_us
 from streams.worker.settings import WorkerSettings, faust_credentials
 
@@ -140,6 +144,9 @@ class Worker:
         app.timer(s.tick_seconds)(self.timer)
         app.timer(s.tick_seconds)(self.measure_lag)
         self._done: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
+        self.prober, self.probe_metrics = self._probe_setup()
+        if self.prober is not None:
+            app.timer(s.probe.interval_seconds, on_leader=True)(self.probe)
         app.task(self.quiet_clients)
         app.on_partitions_revoked.connect(self._on_rebalance)
         app.on_partitions_assigned.connect(self._on_rebalance)
@@ -262,6 +269,25 @@ class Worker:
         self.metrics.table_size.labels("correlators").set(len(self.correlators))
         self.metrics.table_size.labels("servers").set(len(self.servers))
 
+    def _probe_setup(self) -> tuple[Prober | None, ProbeMetrics | None]:
+        p = self.settings.probe
+        if not p.servers:
+            return None, None
+        targets = [parse_target(text, p.https) for text in p.servers]
+        prober = Prober(targets, timeout=p.timeout_seconds, ca=p.ca_file or None, concurrency=p.concurrency)
+        return prober, ProbeMetrics(self.registry)
+
+    async def probe(self) -> None:
+        """The leader's probe round (``streams.probe``): the answers go to the events topic keyed by
+        server, so stage 2 applies them like log events; the gauges are the leader's. A Faust timer
+        that raises crashes the app: a failed round is logged and the next one tries again."""
+        if self.prober is None:
+            return
+        try:
+            await probe_round(self.prober, self._send_events, self.probe_metrics)
+        except Exception as exc:
+            log.error("probe round failed: %r", exc)
+
     async def measure_lag(self) -> None:
         """``mpwatch_consumer_lag_records{topic,partition}``: the partition's end offset (asked of the
         broker) minus the next offset this worker will process, for the two source topics' partitions it
@@ -298,6 +324,9 @@ class Worker:
         self.metrics.lag.clear()  # partitions that moved away are another worker's to report
         self._correlators.clear()
         self.store.cache.clear()
+        if self.probe_metrics is not None and not self.app.is_leader():  # the new leader probes now
+            self.probe_metrics.success.clear()
+            self.probe_metrics.duration.clear()
 
     # ------------------------------------------------------------------ web
     def _pages(self) -> None:

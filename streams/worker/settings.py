@@ -2,7 +2,8 @@
 
 The TOML file mirrors ``WorkerSettings``: top-level keys (``broker``, ``app_id``, ``store``, ``data_dir``,
 ``web_host``, ``web_port``, ``partitions``, ``replication``, ``hold_seconds``, ``tick_seconds``,
-``max_poll_records``, ``log_level``), a ``[topics]`` table (``records``, ``events``, ``health``) and the
+``max_poll_records``, ``log_level``), a ``[topics]`` table (``records``, ``events``, ``health``), a
+``[probe]`` table (``ProbeSettings``: the MPs the leader probes and how often) and the
 shipper's own ``[kafka]`` table (``shipper.config.KafkaSettings``: security_protocol, SASL/SCRAM user and
 password or password_file, TLS files) so one file can describe both ends of the pipe. Unknown keys and
 wrong types are errors naming the setting (the shipper's loader does the checking).
@@ -20,7 +21,8 @@ from typing import Any
 from shipper.config import SASL_MECHANISMS, SECURITY_PROTOCOLS, KafkaSettings
 from shipper.config import _build as build_settings  # the shipper's TOML -> dataclass loader
 from shipper.errors import ConfigError
-from streams.errors import WorkerError
+from streams.errors import ProbeError, WorkerError
+from streams.probe import DEFAULT_CONCURRENCY, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, MAX_TIMEOUT, parse_target
 
 STORES = ("rocksdb://", "memory://")
 
@@ -35,8 +37,16 @@ ENVIRONMENT = {
     "MPWATCH_TOPIC_EVENTS": "topics.events",
     "MPWATCH_TOPIC_HEALTH": "topics.health",
     "MPWATCH_PARTITIONS": "partitions",
+    "MPWATCH_PROBE": "probe.servers",
+    "MPWATCH_PROBE_INTERVAL": "probe.interval_seconds",
+    "MPWATCH_PROBE_TIMEOUT": "probe.timeout_seconds",
+    "MPWATCH_PROBE_HTTPS": "probe.https",
+    "MPWATCH_PROBE_CA": "probe.ca_file",
 }
 _INTEGERS = {"web_port", "partitions"}
+_FLOATS = {"probe.interval_seconds", "probe.timeout_seconds"}
+_LISTS = {"probe.servers"}  # comma-separated in the environment
+_BOOLEANS = {"probe.https"}  # 1/true/yes or 0/false/no
 
 
 @dataclass(slots=True)
@@ -44,6 +54,19 @@ class TopicSettings:
     records: str = "mpwatch-records"  # shipped batches, keyed by source host (the shipper's default)
     events: str = "mpwatch-events"  # events, keyed by target server
     health: str = "mpwatch-health"  # one JSON object per health change, keyed by server
+
+
+@dataclass(slots=True)
+class ProbeSettings:
+    """The active MP probe (``streams.probe``): the elected leader asks ``servers`` every
+    ``interval_seconds``; its answers go to the events topic like any other event."""
+
+    servers: list[str] = field(default_factory=list)  # [NAME=]HOST[:PORT] or [NAME=]URL
+    interval_seconds: float = DEFAULT_INTERVAL
+    timeout_seconds: float = DEFAULT_TIMEOUT
+    https: bool = False  # https:// for servers given without a URL
+    ca_file: str = ""  # a PEM CA trusted besides the system's (verification is always on)
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 @dataclass(slots=True)
@@ -61,6 +84,7 @@ class WorkerSettings:
     max_poll_records: int = 100  # lower than Faust's default: long polls are behind its stall bugs
     log_level: str = "info"
     topics: TopicSettings = field(default_factory=TopicSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
     kafka: KafkaSettings = field(default_factory=lambda: KafkaSettings(client_id="mpwatch-worker"))
 
     def brokers(self) -> list[str]:
@@ -86,12 +110,7 @@ def load_settings(
     for variable, key in ENVIRONMENT.items():
         value: Any = env.get(variable)
         if value:
-            if key in _INTEGERS:
-                try:
-                    value = int(value)
-                except ValueError:
-                    raise WorkerError(f"{variable}: expected an integer, got {value!r}") from None
-            _put(data, key, value)
+            _put(data, key, _from_environment(variable, key, value))
     for key, value in (overrides or {}).items():
         if value is not None:
             _put(data, key, value)
@@ -102,6 +121,26 @@ def load_settings(
         raise WorkerError(str(exc)) from exc
     validate(settings)
     return settings
+
+
+def _from_environment(variable: str, key: str, value: str) -> Any:
+    """An environment variable's text as the setting's type (WorkerError naming the variable)."""
+    try:
+        if key in _INTEGERS:
+            return int(value)
+        if key in _FLOATS:
+            return float(value)
+    except ValueError:
+        kind = "an integer" if key in _INTEGERS else "a number"
+        raise WorkerError(f"{variable}: expected {kind}, got {value!r}") from None
+    if key in _LISTS:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if key in _BOOLEANS:
+        lowered = value.strip().lower()
+        if lowered not in ("1", "true", "yes", "0", "false", "no"):
+            raise WorkerError(f"{variable}: expected true or false, got {value!r}")
+        return lowered in ("1", "true", "yes")
+    return value
 
 
 def _put(data: dict[str, Any], key: str, value: Any) -> None:
@@ -128,6 +167,7 @@ def validate(s: WorkerSettings) -> None:
     names = (s.topics.records, s.topics.events, s.topics.health)
     if not all(names) or len(set(names)) != 3:
         raise WorkerError(f"topics: records, events and health must be three different names, got {names}")
+    _validate_probe(s.probe)
     k = s.kafka
     if k.security_protocol not in SECURITY_PROTOCOLS:
         raise WorkerError(
@@ -141,6 +181,29 @@ def validate(s: WorkerSettings) -> None:
         value = getattr(k, name)
         if value and not os.path.isfile(value):
             raise WorkerError(f"kafka.{name}: no such file {value}")
+
+
+def _validate_probe(p: ProbeSettings) -> None:
+    if not 0 < p.timeout_seconds <= MAX_TIMEOUT:
+        raise WorkerError(
+            f"probe.timeout_seconds: must be > 0 and <= {MAX_TIMEOUT:g}, got {p.timeout_seconds}"
+        )
+    for name in ("interval_seconds",):
+        if not getattr(p, name) > 0:
+            raise WorkerError(f"probe.{name}: must be > 0, got {getattr(p, name)}")
+    if p.concurrency < 1:
+        raise WorkerError(f"probe.concurrency: must be >= 1, got {p.concurrency}")
+    if p.ca_file and not os.path.isfile(p.ca_file):
+        raise WorkerError(f"probe.ca_file: no such file {p.ca_file}")
+    names = []
+    for text in p.servers:
+        try:
+            names.append(parse_target(text, p.https).server)
+        except ProbeError as exc:
+            raise WorkerError(f"probe.servers: {exc}") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise WorkerError(f"probe.servers: {', '.join(twice)} named more than once (use NAME=URL)")
 
 
 def client_kwargs(s: WorkerSettings) -> dict[str, Any]:
