@@ -110,19 +110,9 @@ async def test_a_topic_diagnoses_like_the_logs_and_records_lists_it(
     await create_topic(kafka_bootstrap, topic, partitions=3)
     folder = write_logset("concurrent_installs", tmp_path / "logs", style="text")
     url = f"kafka://{kafka_bootstrap}/{topic}"
-    for host_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        config = ShipperConfig(
-            paths=[str(host_dir / "**" / "*")],
-            host=host_dir.name,
-            output=url,
-            state_dir=str(tmp_path / host_dir.name),
-        )
-        config.once = True
-        config.batch.max_records = 9
-        validate(config)
-        from tests.shipper_harness import ship_once_async
+    from tests.integration.worker_proc import ship
 
-        assert (await ship_once_async(config)).delivered_all
+    await ship(folder, url, tmp_path / "state")  # one real shipper per host folder, once
     import asyncio
 
     assert await asyncio.to_thread(diagnose_json, url) == await asyncio.to_thread(diagnose_json, str(folder))

@@ -15,6 +15,7 @@ import pytest
 from streams.cli import main
 from streams.formats.api import ParseStats, parse_bytes, parse_path
 from tests.fixtures.logsets import write_logset
+from tests.views import essentials
 
 PASTED = Path(__file__).resolve().parents[1] / "fixtures" / "pasted"
 C = "SMS_SITE_COMPONENT_MANAGER"
@@ -106,18 +107,6 @@ def _as_pasted(line: str) -> str:
     return f"{line[: found.start()]}\t{comp}\t{int(mo)}/{int(d)}/{y} {clock}\t{thread} (0x{int(thread):04X})"
 
 
-def _essentials(view: dict) -> list:
-    return [
-        (
-            s["server"],
-            s["state"],
-            [d["code"] for d in s["diagnoses"]],
-            [(e["time"], e["kind"]) for e in s["timeline"]],
-        )
-        for s in view["servers"]
-    ]
-
-
 def test_a_sitecomp_log_pasted_from_a_viewer_diagnoses_like_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -133,6 +122,6 @@ def test_a_sitecomp_log_pasted_from_a_viewer_diagnoses_like_the_log(
     assert not any("$$<" in line for line in pasted_lines)
     log.write_text("\r\n".join(pasted_lines) + "\r\n", "utf-8")
     main(["diagnose", "--json", str(original)])
-    want = _essentials(orjson.loads(capsys.readouterr().out))
+    want = essentials(orjson.loads(capsys.readouterr().out))
     main(["diagnose", "--json", "--tz", tz, str(pasted)])
-    assert _essentials(orjson.loads(capsys.readouterr().out)) == want
+    assert essentials(orjson.loads(capsys.readouterr().out)) == want

@@ -19,6 +19,7 @@ from streams.formats.decode import LineDecoder
 from streams.formats.record import Line
 from tests.fixtures.logsets import write_logset
 from tests.shipper_harness import make_config, metric, new_metrics, read_output, ship_once
+from tests.views import essentials
 
 U8_LINES = ["first utf-8 line", "second utf-8 line"]
 U16_LINES = ["unicode line A (UTF-16)", "unicode line B, ünïcödé"]
@@ -121,18 +122,6 @@ def _mix_sitecomp(folder: Path) -> Path:
     return path
 
 
-def _essentials(view: dict) -> list:
-    return [
-        (
-            s["server"],
-            s["state"],
-            [d["code"] for d in s["diagnoses"]],
-            [(e["time"], e["kind"]) for e in s["timeline"]],
-        )
-        for s in view["servers"]
-    ]
-
-
 def test_diagnose_reads_a_mixed_file_like_the_clean_one_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -143,7 +132,7 @@ def test_diagnose_reads_a_mixed_file_like_the_clean_one_and_says_so(
     want = orjson.loads(capsys.readouterr().out)
     main(["diagnose", "--json", str(mixed)])
     captured = capsys.readouterr()
-    assert _essentials(orjson.loads(captured.out)) == _essentials(want)
+    assert essentials(orjson.loads(captured.out)) == essentials(want)
     assert "encoding changes inside a file" in captured.err
     assert "sitecomp.log" in captured.err and "utf-8 -> utf-16-le" in captured.err
     main(["parse", str(path)])
