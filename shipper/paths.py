@@ -2,8 +2,9 @@
 
 A ``--path`` that names an existing folder stands for the default SMS and IIS patterns inside it
 (``*.log``, ``*.lo_``, ``W3SVC*/u_ex*.log``, ``W3SVC*/ex*.log``), so ``--path 'C:\\SMS\\Logs'`` does the
-expected thing. ``PathsProvider`` only lists files; following them across renames is the registry's job
-(it tracks identity, never paths).
+expected thing; one that does not exist yet is watched for both as a file and as such a folder.
+``PathsProvider`` only lists files; following them across renames is the registry's job (it tracks
+identity, never paths).
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ _WILDCARDS = re.compile(r"[*?\[]")
 
 
 def expand_patterns(patterns: list[str]) -> list[str]:
-    """Turn folders into the default globs inside them; keep real patterns as they are."""
+    """Turn folders into the default globs inside them; keep real patterns as they are. A plain path
+    that does not exist yet (a role's log folder before the role is installed, ``SMS_CCM\\Logs`` before
+    the MP) stands for both: the file of that name, and the default globs in a folder of that name, so
+    whichever appears later is shipped (a non-folder path is never listed as a folder's files)."""
     out: list[str] = []
     for pattern in patterns:
         pattern = os.path.expanduser(pattern)
-        if not _WILDCARDS.search(pattern) and os.path.isdir(pattern):
+        if _WILDCARDS.search(pattern) or os.path.isfile(pattern):
+            out.append(pattern)
+        elif os.path.isdir(pattern):
             out.extend(os.path.join(pattern, g) for g in DEFAULT_GLOBS)
         else:
             out.append(pattern)
+            out.extend(os.path.join(pattern, g) for g in DEFAULT_GLOBS)
     return list(dict.fromkeys(out))
 
 

@@ -283,3 +283,27 @@ async def test_more_files_than_the_descriptor_budget(tmp_path):
         await live.wait_for_messages(expected)
         assert len(open_fds_to(logs)) <= 8 + 1  # the budget, plus one being identified
     assert_no_duplicates(read_output(config))
+
+
+async def test_a_log_folder_that_does_not_exist_yet_is_shipped_once_it_appears(tmp_path):
+    """``--path SMS_CCM/Logs`` given before the MP role is installed: the folder comes later."""
+    later = tmp_path / "logs" / "SMS_CCM" / "Logs"
+    single = tmp_path / "logs" / "later.log"  # and a plain file path that appears later
+    config = make_config(tmp_path, [str(later), str(single)])
+    async with LiveShipper(config) as live:
+        await asyncio.sleep(0.3)
+        later.mkdir(parents=True)
+        (later / "MPControl.log").write_text(lines("ccm", 0, 3), newline="")
+        (later / "notes.txt").write_text("not a log\n")
+        single.write_text(lines("single", 0, 2), newline="")
+        await live.wait_for_messages(names("ccm", 0, 3) | names("single", 0, 2))
+    assert set(messages(read_output(config))) == names("ccm", 0, 3) | names("single", 0, 2)
+
+
+def test_a_path_not_there_yet_stands_for_the_file_and_the_folder(tmp_path):
+    from shipper.paths import DEFAULT_GLOBS, expand_patterns
+
+    missing = str(tmp_path / "SMS_CCM" / "Logs")
+    assert expand_patterns([missing]) == [missing] + [os.path.join(missing, g) for g in DEFAULT_GLOBS]
+    (tmp_path / "file.log").write_text("x\n")
+    assert expand_patterns([str(tmp_path / "file.log")]) == [str(tmp_path / "file.log")]
