@@ -199,3 +199,20 @@ async def test_a_worker_on_the_sasl_ssl_listener_answers_like_the_oracle(
     with running(worker):
         await ship(folder, f"kafka://{kafka_bootstrap}/{worker.records}", tmp_path / "state")
         await asyncio.to_thread(wait_equal, worker, view)
+
+
+async def test_three_workers_each_answer_for_every_server(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """table_route past two workers (a Faust bug report says it breaks there): every worker answers for
+    every server, whichever of the three owns it, and each server is owned exactly once."""
+    folder = write_logset("concurrent_installs", tmp_path / "logs", style="text")
+    view = oracle(folder)
+    name = tag()
+    workers = [WorkerProc(tmp_path, kafka_bootstrap, name) for _ in range(3)]
+    with running(*workers):
+        await ship(folder, f"kafka://{kafka_bootstrap}/{workers[0].records}", tmp_path / "state")
+        await asyncio.to_thread(wait_equal, workers[0], view, 150)
+        for worker in workers[1:]:
+            await asyncio.to_thread(wait_equal, worker, view, 60)
+        owned = [len(w.get_json("/api/servers/local")[1]["servers"]) for w in workers]
+        assert sum(owned) == len(view["servers"]), owned
+        assert sum(1 for n in owned if n) >= 2, owned  # answers were routed between owners
