@@ -251,7 +251,7 @@ def worker_stack(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str)
     server (the other hosts shipped once, as their shippers would have), one malformed message, and a
     Prometheus scraping the worker and the shipper."""
     from tests.integration.shipper_proc import reap, ship_command, spawn
-    from tests.integration.worker_proc import WorkerProc, ship, tag
+    from tests.integration.worker_proc import WorkerProc, send_raw, ship, tag
 
     prometheus = require_tool("prometheus")
     tmp = tmp_path_factory.mktemp("prom-worker")
@@ -278,7 +278,7 @@ def worker_stack(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str)
         )
         records = f"kafka://{kafka_bootstrap}/{worker.records}"
         asyncio.run(ship(logs, records, tmp / "state"))
-        asyncio.run(_send_raw(kafka_bootstrap, worker.records, b"SERVER1", b"not a wire message"))
+        asyncio.run(send_raw(kafka_bootstrap, worker.records, b"SERVER1", b"not a wire message"))
         shipper = spawn(
             ship_command(
                 paths=[site / "SERVER1" / "**" / "*"],
@@ -295,17 +295,6 @@ def worker_stack(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str)
             stop(prom)
         reap(shipper)
         worker.stop()
-
-
-async def _send_raw(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
 
 
 @pytest.mark.kafka

@@ -29,6 +29,7 @@ from tests.integration.worker_proc import (
     metric,
     oracle,
     running,
+    send_raw,
     ship,
     tag,
     wait_equal,
@@ -65,19 +66,13 @@ async def test_worker_answers_like_the_oracle(tmp_path: Path, kafka_bootstrap: s
 
 
 async def test_malformed_message_is_counted_and_skipped(tmp_path: Path, kafka_bootstrap: str) -> None:
-    from aiokafka import AIOKafkaProducer
-
     folder = write_logset("install_retrying", tmp_path / "logs", style="text")
     view = oracle(folder)
     worker = WorkerProc(tmp_path, kafka_bootstrap, tag())
     with running(worker):
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(worker.records, b"{not json", key=b"SOMEHOST")
-            await producer.send_and_wait(worker.records, b'{"v":"9.0","h":{},"r":[]}', key=b"SOMEHOST")
-        finally:
-            await producer.stop()
+        await send_raw(
+            kafka_bootstrap, worker.records, b"SOMEHOST", b"{not json", b'{"v":"9.0","h":{},"r":[]}'
+        )
         await ship(folder, f"kafka://{kafka_bootstrap}/{worker.records}", tmp_path / "state")
         await asyncio.to_thread(wait_equal, worker, view)
         assert metric(worker, 'mpwatch_malformed_total{reason="wire_format"}') == 1

@@ -3,13 +3,13 @@ MPs, its events go through the events topic to stage 2, and the answers show in 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fake_mp import FakeMP
+from tests.integration.run_proc import wait_for
 from tests.integration.worker_proc import WorkerProc, running, tag
 
 pytestmark = pytest.mark.kafka
@@ -22,16 +22,6 @@ def server(worker: WorkerProc, name: str) -> Any:
     return body
 
 
-def wait(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_the_leader_probes_and_stage_2_applies_the_answers(tmp_path: Path, kafka_bootstrap: str) -> None:
     with FakeMP("later") as healthy, FakeMP("dc401") as dc:
         worker = WorkerProc(tmp_path, kafka_bootstrap, tag())
@@ -41,11 +31,11 @@ def test_the_leader_probes_and_stage_2_applies_the_answers(tmp_path: Path, kafka
                 "interval_seconds = 1.0\ntimeout_seconds = 5.0\n"
             )
         with running(worker):
-            mp = wait(lambda: server(worker, "MGTPOINT1"), 90, "MGTPOINT1's probe answers")
+            mp = wait_for(lambda: server(worker, "MGTPOINT1"), 90, "MGTPOINT1's probe answers")
             assert mp["state"] == "healthy"
-            dc1 = wait(lambda: server(worker, "DC1"), 60, "DC1's probe answers")
+            dc1 = wait_for(lambda: server(worker, "DC1"), 60, "DC1's probe answers")
             assert [d["code"] for d in dc1["diagnoses"]] == ["DC_IIS_ACCOUNT_RESTRICTED"]
-            metrics = wait(
+            metrics = wait_for(
                 lambda: (m := worker.get("/metrics")[1].decode()) and "mpwatch_probe_success{" in m and m,
                 30,
                 "probe gauges",

@@ -172,3 +172,16 @@ def metric(worker: WorkerProc, name: str) -> float:
 
 def tag() -> str:
     return f"wt-{uuid.uuid4().hex[:10]}"
+
+
+async def send_raw(bootstrap: str, topic: str, key: bytes, *values: bytes) -> None:
+    """Messages written straight to a topic, bypassing the shipper (malformed input for the workers)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
