@@ -93,6 +93,7 @@ def bench_tail(work: Path, seconds: float, profile: str | None = None) -> None:
                     profile,
                     "-f",
                     "raw",
+                    "--gil",  # only the thread holding the GIL: Python's CPU, not threads asleep
                     "-d",
                     str(int(seconds)),
                 ],

@@ -41,6 +41,10 @@ WINDOWS_LOG_FOLDERS: tuple[str, ...] = (
 WINDOWS_DATA_DIR = r"C:\ProgramData\mpwatch"
 
 
+#: ``tail.notify``: auto = inotify on the loop on Linux, a watchdog observer elsewhere (shipper.watcher)
+NOTIFY_BACKENDS = ("auto", "inotify", "watchdog", "off")
+
+
 @dataclass(slots=True)
 class TailSettings:
     """How files are found and read."""
@@ -56,6 +60,7 @@ class TailSettings:
     exclude: list[str] = field(default_factory=list)
     encoding: str = ""  # "" = sniff (BOM / NUL pattern)
     format: str = "auto"  # a parser name, or "auto" = detect per file
+    notify: str = "auto"  # change notifications: auto, inotify, watchdog, off (rescans only)
 
 
 @dataclass(slots=True)
@@ -246,6 +251,7 @@ def validate(config: ShipperConfig) -> None:
     _at_least("tail.max_open_files", tail.max_open_files, 0)  # 0 = automatic
     _above_zero("tail.rescan_interval_s", tail.rescan_interval_s)
     _choice("tail.format", tail.format, ("auto", *FORMATS))
+    _choice("tail.notify", tail.notify, NOTIFY_BACKENDS)
     if tail.encoding:
         try:
             LineDecoder(encoding=tail.encoding)  # the tailer's own check, made up front

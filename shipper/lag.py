@@ -14,7 +14,7 @@ import os
 from shipper.filetable import FileTable
 from shipper.identifier import Identifier
 from shipper.metrics import ShipperMetrics
-from shipper.paths import KINDS, PathsProvider, log_kind
+from shipper.paths import PathsProvider, log_kind
 
 
 class LagMeter:
@@ -61,7 +61,7 @@ class LagMeter:
         for path, _since, size in self.identifier.waiting.values():
             kind = log_kind(path)
             lag[kind] = lag.get(kind, 0) + size
-        for kind in KINDS:  # every series is set, so a caught-up kind shows 0
-            self.metrics.lag_bytes.labels(kind).set(lag.get(kind, 0))
+        for kind, child in self.metrics.lag_by_kind.items():  # every series: a caught-up kind shows 0
+            child.set(lag.get(kind, 0))
         self.metrics.files_watched.set(len(self.table.by_inode) + len(self.identifier.waiting))
         self.metrics.files_open.set(open_files)

@@ -37,7 +37,7 @@ from shipper.errors import CheckpointError, OutputError
 from shipper.metrics import ShipperMetrics
 from shipper.outputs.base import Output, open_output
 from shipper.registry import FileRegistry
-from shipper.watcher import Watcher
+from shipper.watcher import ChangeWatcher, open_watcher
 
 log = logging.getLogger("mpwatch.shipper")
 
@@ -102,7 +102,7 @@ class Shipper:
         )
         wake = asyncio.Event()
         self._registry, self._wake = registry, wake
-        watcher = None
+        watcher: ChangeWatcher | None = None
         if not config.once and not self.external_hints:
 
             def on_hint(path: str) -> None:
@@ -110,8 +110,12 @@ class Shipper:
                 wake.set()
 
             try:
-                watcher = Watcher(registry.provider.watch_roots(), on_hint, asyncio.get_running_loop())
-                watcher.start()
+                watcher = open_watcher(
+                    registry.provider.watch_roots(),
+                    on_hint,
+                    asyncio.get_running_loop(),
+                    notify=config.tail.notify,
+                )
             except OSError as exc:  # inotify instance limit, ...: the periodic rescan still finds changes
                 log.warning(
                     "no change notifications (%s); relying on rescans every %.0f s",
@@ -203,9 +207,9 @@ class Shipper:
     def _count(self, batch: Batch, summary: RunSummary) -> None:
         metrics = self.metrics
         for kind, count in batch.records_by_kind.items():
-            metrics.records_shipped.labels(kind).inc(count)
+            metrics.records_by_kind[kind].inc(count)
         for kind, count in batch.source_bytes_by_kind.items():
-            metrics.bytes_shipped.labels(kind).inc(count)
+            metrics.bytes_by_kind[kind].inc(count)
         summary.records += len(batch)
         summary.batches += 1
 

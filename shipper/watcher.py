@@ -1,9 +1,16 @@
-"""Change notifications: a watchdog ``Observer`` that turns file-system events into hints on the loop.
+"""Change notifications: file-system events turned into hints on the event loop.
 
 Notifications only say *look here now*; they are never trusted to be complete (inotify queues overflow,
 network shares drop events, a folder may not exist yet). The pipeline's periodic rescan is the safety net
-and ``refresh`` schedules folders that appeared since the start. Events arrive on watchdog's thread and
-are coalesced into one ``call_soon_threadsafe`` per burst, so a busy writer does not flood the loop.
+and ``refresh`` schedules folders that appeared since the start.
+
+``open_watcher`` picks the backend (``tail.notify``):
+
+* ``inotify`` (``auto`` on Linux): ``shipper.inotify``, the kernel's queue read on the loop, no thread;
+* ``watchdog`` (``auto`` elsewhere: Windows' ReadDirectoryChangesW, macOS FSEvents): a watchdog
+  ``Observer`` whose events arrive on its threads and are coalesced into one ``call_soon_threadsafe``
+  per burst, so a busy writer does not flood the loop;
+* ``off``: no notifications, rescans only (network shares that never report changes).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -28,6 +36,8 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+
+from shipper import inotify
 
 log = logging.getLogger("mpwatch.shipper")
 
@@ -60,8 +70,39 @@ class _Handler(FileSystemEventHandler):
             self._post(os.fsdecode(dest))
 
 
-class Watcher:
-    """Observes folders; calls ``on_hint(path)`` on the event loop for every changed path."""
+class ChangeWatcher(Protocol):
+    """What the pipeline needs of a backend: observe the roots, hand hints to the loop."""
+
+    def start(self) -> None: ...
+
+    def refresh(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def open_watcher(
+    roots: list[tuple[str, bool]],
+    on_hint: Callable[[str], None],
+    loop: asyncio.AbstractEventLoop,
+    *,
+    notify: str = "auto",
+    coalesce_s: float = 0.0,
+) -> ChangeWatcher | None:
+    """A started watcher over ``roots`` (see the module docstring), or None for ``off``. OSError when
+    the system refuses (inotify instance limit, ...): the caller then relies on rescans."""
+    if notify == "off":
+        return None
+    watcher: ChangeWatcher
+    if notify == "inotify" or (notify == "auto" and inotify.available()):
+        watcher = inotify.InotifyWatcher(roots, on_hint, loop, coalesce_s=coalesce_s)
+    else:
+        watcher = WatchdogWatcher(roots, on_hint, loop)
+    watcher.start()
+    return watcher
+
+
+class WatchdogWatcher:
+    """Observes folders with watchdog; calls ``on_hint(path)`` on the event loop for every changed path."""
 
     def __init__(
         self,

@@ -48,7 +48,7 @@ from shipper.config import ShipperConfig
 from shipper.limits import raise_fd_limit
 from shipper.metrics import ShipperMetrics
 from shipper.pipeline import Shipper
-from shipper.watcher import Watcher
+from shipper.watcher import ChangeWatcher, open_watcher
 from streams import http
 from streams.cli.common import add_layout_options, parse_tz_option, stop_on_signals
 from streams.cli.help import description
@@ -70,6 +70,9 @@ NEW_HOST_SCAN_S = 10.0
 #: least seconds between a host's checkpoint writes: records a crash makes the shipper read again are
 #: dropped by the engine's replay guard, so a longer interval costs nothing but re-reading
 CHECKPOINT_INTERVAL_S = 30.0  # how often the PATHs are listed again for host folders that appeared
+#: change notifications are read at most this often: 200 hosts' logs growing a line at a time cost one
+#: loop callback per interval instead of one per line (a line still shows within ~0.1 s)
+NOTIFY_COALESCE_S = 0.05
 DEFAULT_HOLD_SECONDS = 10.0  # the logs already there are read within it; later zones rarely come
 
 
@@ -168,17 +171,17 @@ def shipper_config(host: str, roots: list[str], state_dir: str) -> ShipperConfig
     )
 
 
-def _watch(paths: list[str], on_hint: Callable[[str], None]) -> Watcher | None:
-    """One watchdog watch per given PATH (recursive) for every host's shipper, instead of an observer
-    thread per host; None (periodic rescans only) when notifications are unavailable."""
+def _watch(paths: list[str], on_hint: Callable[[str], None]) -> ChangeWatcher | None:
+    """One recursive watch per given PATH for every host's shipper, instead of a watcher per host;
+    None (periodic rescans only) when notifications are unavailable."""
     roots = [(os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or "."), True) for p in paths]
     try:
-        watcher = Watcher(sorted(set(roots)), on_hint, asyncio.get_running_loop())
-        watcher.start()
+        return open_watcher(
+            sorted(set(roots)), on_hint, asyncio.get_running_loop(), coalesce_s=NOTIFY_COALESCE_S
+        )
     except OSError as exc:
         log.warning("no change notifications (%s); relying on rescans every 10 s", exc)
         return None
-    return watcher
 
 
 def _top_level(paths: list[str], hosts: Iterable[str] = ()) -> set[str]:
@@ -274,16 +277,21 @@ async def _main(
     stop, engine_stop = asyncio.Event(), asyncio.Event()
     shipping: dict[str, asyncio.Future[Any]] = {}
     shippers: dict[str, Shipper] = {}
-    prefixes: list[tuple[str, Shipper]] = []  # host folder (with a trailing separator) -> its shipper
+    by_folder: dict[str, Shipper] = {}  # host folder (absolute) -> its shipper
     look_for_hosts = asyncio.Event()
 
     def on_hint(path: str) -> None:
         """One watch over every PATH: hand each change to the shipper whose folder holds it."""
-        full = os.path.abspath(path)
-        for prefix, shipper in prefixes:
-            if full.startswith(prefix) or full + os.sep == prefix:
+        full = folder = os.path.abspath(path)
+        while True:  # the innermost host folder holding the path (the path itself, or a parent)
+            shipper = by_folder.get(folder)
+            if shipper is not None:
                 shipper.hint(full)
                 return
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
         look_for_hosts.set()  # something outside every known host folder: maybe a new host
 
     def start_shipper(host: str, folders: list[str]) -> None:
@@ -293,8 +301,7 @@ async def _main(
         shipper = Shipper(config, metrics, output=EngineOutput(live, host), external_hints=True)
         shippers[host] = shipper
         for folder in folders:
-            prefixes.append((os.path.join(os.path.abspath(folder), ""), shipper))
-        prefixes.sort(key=lambda item: -len(item[0]))
+            by_folder[os.path.abspath(folder)] = shipper
         task = shipping[host] = asyncio.ensure_future(shipper.run(stop))
         task.add_done_callback(lambda done: _shipper_ended(host, done, stop))
 
@@ -309,7 +316,7 @@ async def _main(
                 return
             await asyncio.sleep(0.5)  # a folder being copied in: let its first files land
             look_for_hosts.clear()
-            listing = _top_level(args.logs, (prefix for prefix, _ in prefixes))
+            listing = _top_level(args.logs, by_folder)
             if listing == known_top:  # nothing new at the top: no walk of every host folder
                 continue
             known_top.clear()
