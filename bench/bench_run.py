@@ -13,7 +13,7 @@ Prints `name: value unit` lines:
 
 Targets (issue 11): tailing 200 servers at 100 lines/s < 150 MB and < 5 % of a core; p99 < 50 ms with
 10,000 timeline events; page < 1 s to first render with 2,000 servers. Options: --seconds N (tail
-phase, default 30), --skip-page.
+phase, default 30), --rate N (lines/s in all; 0 measures the idle cost), --tail-only, --skip-page.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def timed_get(url: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def bench_tail(work: Path, seconds: float, profile: str | None = None) -> None:
-    servers, rate = 200, 100.0
+def bench_tail(work: Path, seconds: float, profile: str | None = None, rate: float = 100.0) -> None:
+    servers = 200
     files = make_hosts(work / "tail", servers)
     proc = start_run(work / "tail", work / "tail-state", work / "tail.log")
     try:
@@ -103,7 +103,9 @@ def bench_tail(work: Path, seconds: float, profile: str | None = None) -> None:
         cpu0, wall0 = cpu_seconds(proc.proc.pid), time.monotonic()
         delays: list[float] = []
         sent = 0
-        while time.monotonic() - wall0 < seconds:
+        while rate == 0 and time.monotonic() - wall0 < seconds:  # the idle cost alone
+            time.sleep(0.5)
+        while rate > 0 and time.monotonic() - wall0 < seconds:
             target = wall0 + sent / rate
             pause = target - time.monotonic()
             if pause > 0:
@@ -124,8 +126,9 @@ def bench_tail(work: Path, seconds: float, profile: str | None = None) -> None:
         print(f"run_tail_cpu_percent: {100 * cpu / wall:.2f} % of a core")
         print(f"run_tail_rss: {status_kb(proc.proc.pid) / 1024:.1f} MB")
         print(f"run_tail_peak_rss: {status_kb(proc.proc.pid, 'VmHWM') / 1024:.1f} MB")
-        print(f"run_append_to_api_p50: {statistics.median(delays):.1f} ms")
-        print(f"run_append_to_api_p99: {percentile(delays, 0.99):.1f} ms")
+        if delays:
+            print(f"run_append_to_api_p50: {statistics.median(delays):.1f} ms")
+            print(f"run_append_to_api_p99: {percentile(delays, 0.99):.1f} ms")
     finally:
         proc.stop()
 
@@ -227,12 +230,16 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="lines/s in all (0: the idle cost)")
     parser.add_argument("--skip-page", action="store_true")
+    parser.add_argument("--tail-only", action="store_true", help="only the tailing case")
     parser.add_argument("--profile", metavar="FILE", help="py-spy collapsed stacks of the tail phase to FILE")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mpwatch-bench-run-"))
     try:
-        bench_tail(work, args.seconds, args.profile)
+        bench_tail(work, args.seconds, args.profile, args.rate)
+        if args.tail_only:
+            return 0
         bench_api(work)
         if not args.skip_page:
             bench_page(work)

@@ -27,6 +27,7 @@ class LagMeter:
         self.identifier = identifier
         self.provider = provider
         self.metrics = metrics
+        self._shown: dict[str, int] = {}  # what each gauge shows now (kinds, " watched", " open")
 
     def refresh(self) -> None:
         """Re-read file sizes and update the gauges (called while the output is down: nothing else
@@ -61,7 +62,17 @@ class LagMeter:
         for path, _since, size in self.identifier.waiting.values():
             kind = log_kind(path)
             lag[kind] = lag.get(kind, 0) + size
+        # called on every loop round: a gauge's lock is taken only when its figure changed
+        shown = self._shown
         for kind, child in self.metrics.lag_by_kind.items():  # every series: a caught-up kind shows 0
-            child.set(lag.get(kind, 0))
-        self.metrics.files_watched.set(len(self.table.by_inode) + len(self.identifier.waiting))
-        self.metrics.files_open.set(open_files)
+            value = lag.get(kind, 0)
+            if shown.get(kind) != value:
+                shown[kind] = value
+                child.set(value)
+        watched = len(self.table.by_inode) + len(self.identifier.waiting)
+        if shown.get(" watched") != watched:
+            shown[" watched"] = watched
+            self.metrics.files_watched.set(watched)
+        if shown.get(" open") != open_files:
+            shown[" open"] = open_files
+            self.metrics.files_open.set(open_files)

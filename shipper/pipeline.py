@@ -68,7 +68,7 @@ class Shipper:
         #: run: one watch over every host folder instead of one observer thread per shipper)
         self.external_hints = external_hints
         self._registry: FileRegistry | None = None
-        self._wake: asyncio.Event | None = None
+        self._wake: Wakeup | None = None
         self.metrics = metrics
         self.output = output or open_output(config.output, host=config.host, kafka=config.kafka)
         self.clock = clock
@@ -100,8 +100,10 @@ class Shipper:
             on_wait=registry.refresh_lag,
             give_up_s=config.retry.once_timeout_s if config.once else None,
         )
-        wake = asyncio.Event()
+        wake = Wakeup()
         self._registry, self._wake = registry, wake
+        stopping = asyncio.ensure_future(stop.wait())  # a stop ends the current sleep at once
+        stopping.add_done_callback(lambda _: wake.set())
         watcher: ChangeWatcher | None = None
         if not config.once and not self.external_hints:
 
@@ -154,12 +156,12 @@ class Shipper:
                         registry.fill(batch, read=not stop.is_set())
                 if batch:
                     sending = (batch, asyncio.ensure_future(delivery.deliver(batch, stop)))
-                    self._save(registry)  # what the previous batch confirmed
+                    await self._save(registry)  # what the previous batch confirmed
                     await asyncio.sleep(0)  # the send starts before the next batch is read
                     continue
 
                 registry.settle()  # nothing in flight: positions may pass lines without records
-                self._save(registry, force=stop.is_set() or config.once)
+                await self._save(registry, force=stop.is_set() or config.once)
                 if stop.is_set():
                     break
                 if config.once:
@@ -177,8 +179,9 @@ class Shipper:
                     idle = (
                         max(self.tick, next_scan - self.clock()) if quiet and not registry.needs_timers else 0
                     )
-                    await _wait_any(wake, stop, idle or self.tick)
+                    await wake.wait(idle or self.tick)
         finally:
+            stopping.cancel()
             if sending is not None:  # only after an error: the batch stays unconfirmed
                 sending[1].cancel()
                 with contextlib.suppress(BaseException):
@@ -213,19 +216,22 @@ class Shipper:
         summary.records += len(batch)
         summary.batches += 1
 
-    def _save(self, registry: FileRegistry, *, force: bool = False) -> None:
+    async def _save(self, registry: FileRegistry, *, force: bool = False) -> None:
         """Write the checkpoint if it changed (and ``checkpoint_interval_s`` passed since the last write,
-        unless ``force``). A failed write (disk full, no descriptors left) is logged once and retried on
-        the next round; delivery goes on (a crash meanwhile only repeats records)."""
+        unless ``force``), once the output made what it accepted durable (``Output.sync``). A failed
+        write (disk full, no descriptors left) is logged once and retried on the next round; delivery
+        goes on (a crash meanwhile only repeats records)."""
         if not registry.dirty:
             return
         now = self.clock()
         if not force and now - self._last_save < self.config.checkpoint_interval_s:
             return
         self._last_save = now
+        entries = registry.entries()  # the positions confirmed now; sync covers at least those
         try:
-            written = self.checkpointer.save(registry.entries())
-        except CheckpointError as exc:
+            await self.output.sync()
+            written = self.checkpointer.save(entries)
+        except (CheckpointError, OutputError) as exc:
             self.metrics.checkpoint_errors.inc()
             if not self._checkpoint_failing:
                 log.error("%s; retrying", exc)
@@ -240,15 +246,40 @@ class Shipper:
         registry.update_gauges()
 
 
-async def _wait_any(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
-    """Sleep until either event is set or ``timeout`` seconds passed."""
-    waiters = {asyncio.ensure_future(first.wait())}
-    if second is not first:
-        waiters.add(asyncio.ensure_future(second.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiter
+class Wakeup:
+    """``asyncio.Event`` for the run loop's one waiter, plus a time-out, without a task per sleep (the
+    loop sleeps after nearly every batch of a slowly growing file: two tasks and ``asyncio.wait`` per
+    sleep were a visible share of ``mpwatch run``'s CPU)."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self, timeout: float) -> None:
+        """Return when ``set`` is called (or was, since the last ``clear``) or after ``timeout`` s."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

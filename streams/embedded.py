@@ -11,18 +11,20 @@ in-process (``Output.in_process``, no encode/decode round trip), parsed and corr
 ``Engine`` the offline run uses, and the reducer's server states are what the API and metrics read.
 
 **The checkpoint is never ahead of the snapshot.** ``EngineOutput.send`` applies a batch at once (the
-API shows it within a tick) but returns, i.e. confirms the batch to its shipper, only after a snapshot
-holding it was written (temporary file, fsync, rename, folder fsync). The shipper writes its checkpoint
-only after that confirmation. After a crash the shipper re-reads from its checkpoint, which can only be
-at or behind the snapshot: records the snapshot already holds come again and are ignored by each file's
-replay guard in the ``Correlator`` (and events by their ids in ``ServerState``), so nothing is counted
-twice and nothing is missed. A snapshot that cannot be written fails the send (``OutputError``): the
-shipper retries it with back-off and reads nothing more meanwhile.
+API shows it within a tick) and returns: the batch is accepted into memory. Before a shipper writes its
+checkpoint it calls ``EngineOutput.sync``, which waits for a snapshot holding everything applied so far
+(temporary file, fsync, rename, folder fsync; asked for at once instead of at the next interval). After
+a crash the shipper re-reads from its checkpoint, which can only be at or behind the snapshot: records
+the snapshot already holds come again and are ignored by each file's replay guard in the
+``Correlator`` (and events by their ids in ``ServerState``), so nothing is counted twice and nothing is
+missed. While a snapshot cannot be written every send fails (``OutputError``): the shippers retry with
+back-off and read nothing more meanwhile, so memory holds nothing the disk could not take.
 
-Snapshots are written at most every ``snapshot_interval`` seconds (every confirmation waits for the
-next one) and only serialise what changed since the last: each server's and each host's state is kept
-as its encoded bytes until an event touches it. The same loop calls ``Engine.tick`` with the wall clock,
-so local-time records whose host never states its UTC offset are placed after ``hold_seconds``.
+Snapshots are written every ``snapshot_interval`` seconds while something changed (sooner when a
+checkpoint waits) and only serialise what changed since the last: each server's and each host's state
+is kept as its encoded bytes until an event touches it. Their interval bounds only what a crash makes
+the shippers read again, not what the API shows. The same loop calls ``Engine.tick`` with the wall
+clock, so local-time records whose host never states its UTC offset are placed after ``hold_seconds``.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class LiveEngine:
         *,
         tz: Mapping[str, int] | None = None,
         hold_seconds: float | None = None,
-        snapshot_interval: float = 0.5,
+        snapshot_interval: float = 5.0,
         tick_interval: float = 1.0,
     ) -> None:
         self.engine = Engine(tz)
@@ -77,6 +79,7 @@ class LiveEngine:
         self._saved = 0  # batches the latest snapshot holds
         self._failure: str | None = None  # why the latest snapshot write failed
         self._changed = asyncio.Event()
+        self._urgent = asyncio.Event()  # a checkpoint waits for a snapshot: write it now
         self._written = asyncio.Condition()
         self._servers: dict[str, bytes] = {}  # server -> encoded state, while unchanged
         self._hosts: dict[str, bytes] = {}  # source host -> encoded correlator state, while unchanged
@@ -129,10 +132,22 @@ class LiveEngine:
         for ev in events:
             self._dirty_servers.add(ev.server)
 
+    @property
+    def applied(self) -> int:
+        """The generation of the latest batch applied."""
+        return self._applied
+
+    def check_writable(self) -> None:
+        """OutputError while the latest snapshot write failed (sends are refused until one succeeds)."""
+        if self._failure is not None:
+            raise OutputError(f"cannot write the engine snapshot {self.path}: {self._failure}")
+
     async def confirmed(self, generation: int) -> None:
-        """Wait until a snapshot holds ``generation``; OutputError when the snapshot cannot be written."""
+        """Wait until a snapshot holds ``generation`` (asking for one now); OutputError when the
+        snapshot cannot be written."""
         async with self._written:
             while self._saved < generation:
+                self._urgent.set()
                 if self._failure is not None:
                     raise OutputError(f"cannot write the engine snapshot {self.path}: {self._failure}")
                 await self._written.wait()
@@ -150,7 +165,10 @@ class LiveEngine:
                 self.tick()
                 next_tick = now + self.tick_interval
             if self._changed.is_set():
-                await asyncio.sleep(self.snapshot_interval)  # gather what arrives meanwhile
+                if not self._urgent.is_set():  # gather what arrives meanwhile, unless a checkpoint waits
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._urgent.wait(), self.snapshot_interval)
+                self._urgent.clear()
                 await self.save()
         await self.save()
 
@@ -246,8 +264,13 @@ class EngineOutput(Output):
         return f"the embedded engine (host {self.host})"
 
     async def send(self, batch: Sequence[Any]) -> None:
-        generation = self.live.apply(batch)
-        await self.live.confirmed(generation)
+        """Apply at once (accepted into memory); refused while snapshots cannot be written."""
+        self.live.check_writable()
+        self.live.apply(batch)
+
+    async def sync(self) -> None:
+        """Return once a snapshot holds every batch applied so far (from every host)."""
+        await self.live.confirmed(self.live.applied)
 
     async def close(self) -> None:
         return None

@@ -1,8 +1,11 @@
 """The output contract and the URL factory.
 
-An output's ``send`` returns only once the whole batch is durably accepted (Kafka: every record acked by
-all in-sync replicas; file: written, flushed and fsynced). Anything else raises ``OutputError`` and the
-pipeline retries the same batch later; the checkpoint never moves past a batch that was not accepted.
+An output's ``send`` returns only once the whole batch is accepted (Kafka: every record acked by all
+in-sync replicas; file: written, flushed and fsynced). Anything else raises ``OutputError`` and the
+pipeline retries the same batch later. ``sync`` returns once everything accepted so far is durable; the
+pipeline calls it before every checkpoint write, so the checkpoint never moves past a batch that is not
+durable. For Kafka and files ``send`` is already durable; the embedded engine accepts into memory and
+makes it durable with its next state snapshot.
 Outputs are small, like quix-streams sinks: connect lazily, send, close.
 """
 
@@ -38,6 +41,9 @@ class Output(ABC):
     @abstractmethod
     async def send(self, batch: Sequence[bytes]) -> None:
         """Deliver every record of ``batch`` durably, or raise ``OutputError``."""
+
+    async def sync(self) -> None:  # noqa: B027 - optional hook, most outputs are durable on send
+        """Make everything ``send`` accepted durable, or raise ``OutputError`` (the checkpoint then waits)."""
 
     @abstractmethod
     async def close(self) -> None:
