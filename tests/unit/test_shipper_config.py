@@ -62,6 +62,7 @@ def test_default_host_is_upper_case_short_name():
         ("colour = 'blue'\n", "colour"),
         ("[tail]\nformat = 'smss'\n", "tail.format"),
         ("[tail]\nencoding = 'utf-9'\n", "tail.encoding"),
+        ("[tail]\nnotify = 'fanotify'\n", "tail.notify"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, text, setting):
