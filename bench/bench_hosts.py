@@ -8,7 +8,8 @@ the whole folder is diagnosed in a child process. Prints ``name: value unit`` li
   hosts_N_input: MB             size of the N-host folder
   hosts_N_throughput: MB/s      ``mpwatch diagnose DIR --json`` wall clock, start to exit
   hosts_N_peak_rss: MB
-  hosts_linearity: X            throughput at the largest count / throughput at the smallest (1.0 = linear)
+  hosts_N_mb_per_cpu_s: MB      input MB per CPU second of that run (user + system: contention-proof)
+  hosts_linearity: X            MB per CPU second at the largest count / at the smallest (1.0 = linear)
 
 ``--hosts 500,1000,2000,5000`` sets the counts (default; ``make bench`` uses it). ``--keep DIR`` keeps the
 largest folder.
@@ -66,8 +67,8 @@ def build(dest: Path, hosts: int, sets: list[tuple[Path, list[str]]]) -> int:
     return size
 
 
-def diagnose(folder: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of ``mpwatch diagnose --json`` in a child process."""
+def diagnose(folder: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MB) of ``mpwatch diagnose --json`` in a child process."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "diagnose", "--json", str(folder)],
@@ -78,7 +79,7 @@ def diagnose(folder: Path) -> tuple[float, float]:
     _pid, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"mpwatch diagnose {folder} failed")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -96,11 +97,12 @@ def main() -> None:
         for count in counts:
             folder = args.keep if args.keep and count == counts[-1] else scratch / f"site-{count}"
             size = build(folder, count, sets)
-            wall, rss = diagnose(folder)
+            wall, cpu, rss = diagnose(folder)
             rate = size / 1e6 / wall
-            rates.append(rate)
+            rates.append(size / 1e6 / cpu)
             result(f"hosts_{count}_input", round(size / 1e6, 1), "MB")
             result(f"hosts_{count}_throughput", round(rate, 2), "MB/s")
+            result(f"hosts_{count}_mb_per_cpu_s", round(size / 1e6 / cpu, 2), "MB per cpu-second")
             result(f"hosts_{count}_peak_rss", round(rss, 1), "MB")
             if folder != args.keep:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,7 @@ import orjson
 
 from streams.cli.help import description
 from streams.errors import MpwatchError
-from streams.formats.api import ParseStats, parse_path
+from streams.formats.api import ParseStats, parse_path_batches
 from streams.formats.record import FORMATS, Record
 
 _JSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
@@ -43,28 +43,37 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-_WRITE_EVERY = 512  # records per write call (one syscall per record would cost more than the parse)
 _dumps = orjson.dumps
 
 
-def _body(record: Record) -> dict[str, Any]:
-    """``Record.to_dict`` with the time left as a datetime: orjson writes it in the same ISO 8601 form
-    (``Z`` with OPT_UTC_Z for UTC, no suffix for local) at a fraction of the cost of ``isoformat``."""
-    return {
-        "time": record.time,
-        "time_is_local": record.time_is_local,
-        "format": record.format,
-        "component": record.component,
-        "thread": record.thread,
-        "severity": record.severity,
-        "message": record.message,
-        "file": record.file,
-        "offset": record.offset,
-        "size": record.size,
-        "line": record.line,
-        "fields": record.fields,
-        "truncated": record.truncated,
-    }
+def _lines(records: list[Record]) -> bytes:
+    """The JSON lines of a batch of records (``Record.to_dict``, with the time left as a datetime: orjson
+    writes it in the same ISO 8601 form, ``Z`` with OPT_UTC_Z for UTC and no suffix for local, at a
+    fraction of the cost of ``isoformat``): one comprehension and one join per batch."""
+    dumps, option = _dumps, _JSON_OPTIONS
+    return b"".join(
+        [
+            dumps(
+                {
+                    "time": r.time,
+                    "time_is_local": r.time_is_local,
+                    "format": r.format,
+                    "component": r.component,
+                    "thread": r.thread,
+                    "severity": r.severity,
+                    "message": r.message,
+                    "file": r.file,
+                    "offset": r.offset,
+                    "size": r.size,
+                    "line": r.line,
+                    "fields": r.fields,
+                    "truncated": r.truncated,
+                },
+                option=option,
+            )
+            for r in records
+        ]
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,17 +83,12 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     try:
         for path in args.files:
-            pending: list[bytes] = []
             try:
-                for record in parse_path(path, args.fmt, stats=stats):
-                    pending.append(_dumps(_body(record), option=_JSON_OPTIONS))
-                    if len(pending) >= _WRITE_EVERY:
-                        out.write(b"".join(pending))
-                        pending.clear()
-                out.write(b"".join(pending))
+                for batch in parse_path_batches(path, args.fmt, stats=stats):
+                    if batch:  # one write per ~32 KB of input (a syscall per record would cost more)
+                        out.write(_lines(batch))
             except MpwatchError as exc:
                 failed += 1
-                out.write(b"".join(pending))
                 out.flush()
                 print(f"mpwatch parse: error: {exc}", file=sys.stderr)
         out.flush()

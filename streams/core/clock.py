@@ -55,8 +55,8 @@ def offset_from_record(record: Record) -> int | None:
     if isinstance(fields.get("utc_offset"), int):
         return int(fields["utc_offset"])
     tail = record.raw[-160:] if record.raw else ""
-    if not tail:
-        return None
+    if not tail or ("<" not in tail and 'time="' not in tail):
+        return None  # none of the patterns below can match (an IIS line, most raw lines)
     match = _NUMERIC.search(tail) or _CMTRACE.search(tail)
     if match:
         return -int(match.group(1))

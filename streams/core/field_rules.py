@@ -68,8 +68,11 @@ def match_iis(fields: Mapping[str, Any]) -> Hit | None:
     """An IIS W3C request line: URLScan rejections and failed /SMS_MP/ requests."""
     stem = str(fields.get("cs-uri-stem") or "")
     low = stem.lower()
+    urlscan = "rejected-by-urlscan" in low
+    if not urlscan and not low.startswith("/sms_mp/"):
+        return None  # most requests: decided without reading the status
     status = _int(fields.get("sc-status"))
-    if "rejected-by-urlscan" not in low and not (low.startswith("/sms_mp/") and status >= 400):
+    if not urlscan and status < 400:
         return None
     query = str(fields.get("cs-uri-query") or "")
     sub = _int(fields.get("sc-substatus"))
@@ -77,5 +80,5 @@ def match_iis(fields: Mapping[str, Any]) -> Hit | None:
     url = stem + ("" if query in ("", "-") else f"?{query}")
     message = f"{method} {url} -> {status}" + (f".{sub}" if sub else "")
     data = {"status": status, "substatus": sub, "url": url}
-    kind = K.URLSCAN_REJECTED if "rejected-by-urlscan" in low else K.IIS_MP_ERROR
+    kind = K.URLSCAN_REJECTED if urlscan else K.IIS_MP_ERROR
     return Hit(kind, variant=str(status), mp=True, data=data, message=message.strip())

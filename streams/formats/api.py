@@ -218,6 +218,22 @@ def parse_path(
     max_line_bytes: int = 1 << 20,
 ) -> Iterator[Record]:
     """Records of a file, read ``chunk_size`` bytes at a time. InputError if it cannot be read."""
+    for batch in parse_path_batches(
+        path, fmt, chunk_size=chunk_size, stats=stats, max_line_bytes=max_line_bytes
+    ):
+        yield from batch
+
+
+def parse_path_batches(
+    path: str | os.PathLike[str],
+    fmt: str | None = None,
+    *,
+    chunk_size: int = 1 << 20,
+    stats: ParseStats | None = None,
+    max_line_bytes: int = 1 << 20,
+) -> Iterator[list[Record]]:
+    """``parse_path`` a list at a time (the records of each ``FEED_SLICE`` of input, possibly none):
+    for callers that handle records in bulk, without a generator step per record."""
     name = os.fspath(path)
     stream = StreamParser(name, fmt, max_line_bytes=max_line_bytes)
     try:
@@ -233,10 +249,10 @@ def parse_path(
             if not chunk:
                 break
             if len(chunk) <= FEED_SLICE:
-                yield from stream.feed(chunk)
+                yield stream.feed(chunk)
                 continue
             for start in range(0, len(chunk), FEED_SLICE):
-                yield from stream.feed(chunk[start : start + FEED_SLICE])
-        yield from stream.flush()
+                yield stream.feed(chunk[start : start + FEED_SLICE])
+        yield stream.flush()
     if stats is not None:
         stats.merge(stream.stats())
