@@ -34,6 +34,8 @@ from typing import Any
 
 log = logging.getLogger("mpwatch.shipper")
 
+IN_NONBLOCK = 0o4000  # inotify_init1 flags (= O_NONBLOCK / O_CLOEXEC on Linux; spelled out so the
+IN_CLOEXEC = 0o2000000  # module type-checks on every platform the shipper runs on)
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_FROM = 0x00000040
@@ -115,7 +117,7 @@ class InotifyWatcher:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        fd = _LIBC.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = _LIBC.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             err = ctypes.get_errno()
             raise OSError(err, f"inotify_init1: {os.strerror(err)} (fs.inotify.max_user_instances?)")
