@@ -124,21 +124,7 @@ class IisParser(Parser):
                     if len(times) > 4096:
                         times.clear()
                     times[stamp] = when
-            status = fields.get("sc-status")
-            substatus = fields.get("sc-substatus")
-            method = fields.get("cs-method") or ""
-            target = fields.get("cs-uri-stem") or ""
-            query = fields.get("cs-uri-query")
-            if query:
-                target = f"{target}?{query}"
-            code = "" if status is None else str(status) if substatus is None else f"{status}.{substatus}"
-            if method and target and code:
-                message = f"{method} {target} {code}"
-            else:
-                message = " ".join(part for part in (method, target, code) if part)
-            severity: Severity = "info"
-            if isinstance(status, int):
-                severity = "error" if status >= 500 else "warning" if status >= 400 else "info"
+            message, severity = _summary(fields)
             append(
                 Record(
                     "iis", when, fields.get("s-sitename") or COMPONENT, "", severity, message, file,
@@ -174,23 +160,33 @@ class IisParser(Parser):
             if len(self._times) > 4096:
                 self._times.clear()
             self._times[stamp] = when
-        status = fields.get("sc-status")
-        substatus = fields.get("sc-substatus")
-        method = fields.get("cs-method") or ""
-        target = fields.get("cs-uri-stem") or ""
-        query = fields.get("cs-uri-query")
-        if query:
-            target = f"{target}?{query}"
-        code = "" if status is None else str(status) if substatus is None else f"{status}.{substatus}"
-        message = " ".join(part for part in (method, target, code) if part)
-        severity: Severity = "info"
-        if isinstance(status, int):
-            severity = "error" if status >= 500 else "warning" if status >= 400 else "info"
+        message, severity = _summary(fields)
         component = fields.get("s-sitename") or COMPONENT
         return Record(
             "iis", when, component, "", severity, message, self.file,
             line.offset, line.size, line.number, fields, line.text, False, line.truncated,
         )  # fmt: skip
+
+
+def _summary(fields: dict[str, Any]) -> tuple[str, Severity]:
+    """A request's message ("GET /sms_mp/.sms_aut?MPLIST 200.0") and severity (4xx warning, 5xx error),
+    for both parsing paths."""
+    status = fields.get("sc-status")
+    substatus = fields.get("sc-substatus")
+    method = fields.get("cs-method") or ""
+    target = fields.get("cs-uri-stem") or ""
+    query = fields.get("cs-uri-query")
+    if query:
+        target = f"{target}?{query}"
+    code = "" if status is None else str(status) if substatus is None else f"{status}.{substatus}"
+    if method and target and code:
+        message = f"{method} {target} {code}"
+    else:
+        message = " ".join(part for part in (method, target, code) if part)
+    severity: Severity = "info"
+    if isinstance(status, int):
+        severity = "error" if status >= 500 else "warning" if status >= 400 else "info"
+    return message, severity
 
 
 def _utc(day: str, clock: str) -> datetime | None:
