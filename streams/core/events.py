@@ -31,6 +31,8 @@ from typing import Any
 
 SUB_BITS = 16  # positions per record: at most 16 events from one record
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
 
 
 class Event:
@@ -158,8 +160,12 @@ class Event:
 
 def to_us(value: datetime) -> int:
     """Microseconds since the epoch; a naive datetime is taken as UTC wall time."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
+    zone = value.tzinfo
+    if zone is UTC:  # what the parsers give: exact integer arithmetic, no time tuple
+        return (value - _EPOCH) // _ONE_US
+    if zone is None:
+        return (value - _NAIVE_EPOCH) // _ONE_US
+    value = value.astimezone(UTC)
     return calendar.timegm(value.timetuple()) * 1_000_000 + value.microsecond
 
 
