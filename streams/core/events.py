@@ -95,6 +95,14 @@ class Event:
         self.fkey = (host, file_id)
         self.key = (ts, host, self.file, pos)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its constructor's arguments (``diagnose --jobs`` sends events between processes):
+        a flat tuple pickles several times faster than the slots."""
+        return _rebuild, (
+            self.kind, self.server, self.ts, self.host, self.file_id, self.pos, self.variant, self.prev,
+            self.line, self.file, self.text, self.message, self.inferred, self.mp, self.data,
+        )  # fmt: skip
+
     @property
     def offset(self) -> int:
         """Byte offset of the record this event came from."""
@@ -156,6 +164,16 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.kind}:{self.variant} {self.server} {iso(self.ts)} {self.id})"
+
+
+def _rebuild(
+    kind: str, server: str, ts: int, host: str, file_id: str, pos: int, variant: str, prev: int, line: int,
+    file: str, text: str, message: str, inferred: bool, mp: bool, data: dict[str, Any] | None,
+) -> Event:  # fmt: skip
+    return Event(
+        kind, server, ts, host, file_id, pos, variant=variant, prev=prev, line=line, file=file, text=text,
+        message=message, inferred=inferred, mp=mp, data=data,
+    )  # fmt: skip
 
 
 def to_us(value: datetime) -> int:
