@@ -1,4 +1,4 @@
-"""``events.to_us`` (integer arithmetic for UTC and naive times) equals the calendar computation for
+"""``events``: ``to_us`` (integer arithmetic for UTC and naive times) equals the calendar computation for
 any time from year 1 to 9999, aware or naive, in UTC or any other zone."""
 
 from __future__ import annotations
@@ -29,3 +29,18 @@ def test_to_us_equals_the_calendar_computation() -> None:
 def test_from_us_inverts_to_us() -> None:
     value = datetime(2004, 12, 6, 13, 21, 35, 123456, tzinfo=UTC)
     assert from_us(to_us(value)) == value and to_us(datetime(1969, 12, 31, 23, 59, 59)) == -1_000_000
+
+
+def test_an_event_survives_pickling_whole() -> None:
+    """``diagnose --jobs`` pickles events between processes (``Event.__reduce__``)."""
+    import pickle
+
+    from streams.core.events import Event
+
+    event = Event(
+        "http_verify", "MGTPOINT1", 1_102_338_005_000_000, "SERVER1", "SMS/Logs/mpcontrol.log", 35,
+        variant="500", prev=19, line=7, file="SMS/Logs/mpcontrol.log", text="raw", message="msg",
+        inferred=True, mp=True, data={"status": 500},
+    )  # fmt: skip
+    back = pickle.loads(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back.to_dict() == event.to_dict() and back.key == event.key and back.fkey == event.fkey
