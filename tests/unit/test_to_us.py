@@ -4,10 +4,11 @@ any time from year 1 to 9999, aware or naive, in UTC or any other zone."""
 from __future__ import annotations
 
 import calendar
+import pickle
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
-from streams.core.events import from_us, to_us
+from streams.core.events import Event, from_us, to_us
 
 
 def _calendar_us(value: datetime) -> int:
@@ -33,10 +34,6 @@ def test_from_us_inverts_to_us() -> None:
 
 def test_an_event_survives_pickling_whole() -> None:
     """``diagnose --jobs`` pickles events between processes (``Event.__reduce__``)."""
-    import pickle
-
-    from streams.core.events import Event
-
     event = Event(
         "http_verify", "MGTPOINT1", 1_102_338_005_000_000, "SERVER1", "SMS/Logs/mpcontrol.log", 35,
         variant="500", prev=19, line=7, file="SMS/Logs/mpcontrol.log", text="raw", message="msg",
