@@ -49,7 +49,7 @@ class IisParser(Parser):
         self._plus_columns: list[str] = []
         self._day = ""  # from '#Date:' (YYYY-MM-DD), for logs without a date column
         self._times: dict[str, datetime | None] = {}
-        self._layout: tuple[int, int, int, int, int] | None = None  # see _layout (lean mode)
+        self._layout: tuple[int, ...] | None = None  # see _layout (lean mode)
 
     def feed(self, line: Line) -> list[Record]:
         text = line.text
@@ -138,15 +138,22 @@ class IisParser(Parser):
         lines_in_run = size = 0
         first = last = latest = _EPOCH
         offset = number = 0
+        prev_stamp, prev_when = "", None  # consecutive lines of one second parse their time once
         for line in lines:
             text = line.text
             when = None
             if layout is not None and not line.truncated and text.count(" ") == layout[0]:
                 low = text.lower()
                 if "rejected-by-urlscan" not in low and text[:1] != "#" and not text.isspace():
-                    values = text.split(" ", layout[1])
-                    status_at = layout[4]
-                    if "/sms_mp/" not in low or status_at < 0 or _below_400(values[status_at]):
+                    if "/sms_mp/" in low and not _below_400(_status(text, layout)):
+                        pass  # a failed MP request: a full record
+                    elif layout[5] and text[10:11] == " " and text[19:20] == " ":  # date time first
+                        stamp = text[:19]
+                        if stamp != prev_stamp:
+                            prev_stamp, prev_when = stamp, when_of(text[:10], text[11:19])
+                        when = prev_when
+                    else:
+                        values = text.split(" ", layout[1])
                         day = values[layout[2]] if layout[2] >= 0 else ""
                         clock = values[layout[3]]
                         if day == "-" or not day:
@@ -254,15 +261,27 @@ def _summary(fields: dict[str, Any]) -> tuple[str, Severity]:
     return message, severity
 
 
-def _layout(columns: list[str]) -> tuple[int, int, int, int, int] | None:
-    """What lean mode reads of a data line under ``columns``: (spaces in a well-formed line, splits needed,
-    index of ``date`` (-1: none), of ``time``, of ``sc-status`` (-1: none)); None without a time column.
+def _layout(columns: list[str]) -> tuple[int, ...] | None:
+    """What lean mode reads of a data line under ``columns``: (spaces in a well-formed line, splits needed
+    for the date and time, index of ``date`` (-1: none), of ``time``, of ``sc-status`` (-1: none), 1 when
+    the line starts with the date and the time); None without a time column.
     Fields are looked up by name (``dict(zip(...))``): a repeated column name means its last index."""
     at = {name: i for i, name in enumerate(columns)}
     if "time" not in at:
         return None
     date, time, status = at.get("date", -1), at["time"], at.get("sc-status", -1)
-    return len(columns) - 1, max(date, time, status) + 1, date, time, status
+    return len(columns) - 1, max(date, time) + 1, date, time, status, int(date == 0 and time == 1)
+
+
+def _status(text: str, layout: tuple[int, ...]) -> str:
+    """The ``sc-status`` value of a well-formed data line (``-`` without that column), split from
+    whichever end of the line is nearer."""
+    width, at = layout[0] + 1, layout[4]
+    if at < 0:
+        return "-"
+    if width - at < at:
+        return text.rsplit(" ", width - at)[1]
+    return text.split(" ", at + 1)[at]
 
 
 def _below_400(status: str) -> bool:

@@ -105,6 +105,23 @@ def _extract(records: list[Record]) -> EventExtractor:
             req("13:00:04"),
             req("13:00:09"),
         ],
+        # no date column: the day comes from #Date; then the time not first; then no sc-status
+        [
+            "#Date: 2004-12-06 13:00:00",
+            "#Fields: time cs-uri-stem sc-status",
+            "13:00:01 /a 200",
+            "13:00:02 /SMS_MP/.sms_aut 200",
+            "13:00:03 /SMS_MP/.sms_aut 502",
+            "#Fields: s-ip date time cs-uri-stem sc-status",
+            "10.0.0.1 2004-12-06 13:00:04 /a 200",
+            "10.0.0.1 - 13:00:05 /a 200",
+            "10.0.0.1 2004-12-06 13:00:06 /SMS_MP/x 401",
+            "10.0.0.1 2004-12-06 13:00:06 /SMS_MP/x 301",
+            "#Fields: date time cs-uri-stem",
+            "2004-12-06 13:00:07 /SMS_MP/.sms_pol",
+            "2004-12-06 13:00:07 /b",
+            "2004 12-06 13:00:08 /b",
+        ],
     ],
 )
 def test_the_extractor_ends_in_the_same_state_from_lean_and_full_records(lines: list[str]) -> None:
