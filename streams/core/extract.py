@@ -91,6 +91,7 @@ class EventExtractor:
         self._waiting: dict[str, list[_Waiting]] = {}
         self._max_aware: datetime | None = None
         self._max_local: datetime | None = None
+        self._spaced: str | None = None  # the spaced form of the message _hits read last
 
     # ------------------------------------------------------------------ public API
     def feed(self, record: Record, file_id: str, file: str = "", kind: str = "") -> list[Event]:
@@ -120,7 +121,7 @@ class EventExtractor:
                 self.stats["untimed"] += len(self._waiting[file_id].pop(0)[3])
             return out
         out = self._flush_waiting(file_id, ts)
-        out.extend(self._events(record, file_id, file, hits, ts, inferred))
+        out.extend(self._events(record, file_id, file, hits, ts, inferred, self._spaced))
         return out
 
     def _feed_run(self, record: Record, file_id: str) -> list[Event]:
@@ -184,9 +185,11 @@ class EventExtractor:
         """(target server, hit) pairs for a record; updates SiteComp thread context."""
         fmt = record.format
         if fmt == "iis":
+            self._spaced = None
             hit = F.match_iis(record.fields)
             return [(self.host, hit)] if hit else []
         spaced, squashed = M.normalize(record.message)
+        self._spaced = spaced  # the events of this record reuse it
         statmsg = F.match_statmsg(record.fields) if record.fields.get("statmsg") else None
         sitecomp = fmt == "sms" and (kind == "sitecomp" or record.component.upper() == M.SITECOMP_COMPONENT)
         if sitecomp:
@@ -302,9 +305,11 @@ class EventExtractor:
         hits: list[tuple[str, M.Hit]],
         ts: int,
         inferred: bool,
+        spaced: str | None = None,
     ) -> list[Event]:
         out = []
-        spaced = " ".join(record.message.replace("~", " ").split())
+        if spaced is None:
+            spaced = M.normalize(record.message)[0]
         text = M.clip(record.raw.strip() if record.format == "iis" and record.raw else spaced)
         for sub, (target, hit) in enumerate(hits[:SUB_BITS]):
             server = canonical_server(target)
