@@ -332,9 +332,34 @@ def restore_context(parser: Parser, context: dict[str, Any]) -> None:
         parser._last = datetime.fromisoformat(context["last"]) if context.get("last") else None  # type: ignore[attr-defined]
 
 
+#: formats whose ``flush`` does nothing while no line is held, so feeding one-line records as one run
+#: of lines is the same as feeding them one by one with a flush after each (``parse_records``)
+_RUN_FORMATS = frozenset({"sms", "cmtrace", "iis"})
+
+
 def parse_records(batch: ShippedBatch) -> list[Record]:
     """The batch's records parsed on the consumer with a fresh parser (``Record.file`` = header name).
-    Offsets, sizes and line numbers are the shipped ones; one Record per Framed, in order."""
+    Offsets, sizes and line numbers are the shipped ones; one Record per Framed, in order.
+
+    One-line records of SMS, CMTrace and IIS batches (nearly all of them) go through the parser's
+    ``feed_lines`` at once; the result is used only when it is exactly one record per framed record,
+    starting at its offset (else, e.g. a line the parser would hold, the batch is parsed record by
+    record, which is the definition)."""
+    header = batch.header
+    records = batch.records
+    if header.format in _RUN_FORMATS and not any("\n" in rec.text for rec in records):
+        parser = make_parser(header.format, header.name)
+        restore_context(parser, header.context)
+        lines = [Line(rec.text, rec.offset, 0, rec.line, rec.truncated) for rec in records]
+        got = parser.feed_lines(lines)
+        got.extend(parser.flush())
+        if len(got) == len(records) and all(g.offset == r.offset for g, r in zip(got, records, strict=True)):
+            return [_merge([g], r, header) for g, r in zip(got, records, strict=True)]
+    return _parse_each(batch)
+
+
+def _parse_each(batch: ShippedBatch) -> list[Record]:
+    """``parse_records`` by definition: each framed record fed alone, then flushed."""
     header = batch.header
     parser = make_parser(header.format, header.name)
     restore_context(parser, header.context)
