@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from streams import wire
+from streams.core.correlator import Correlator, FileRef
 from streams.formats import make_parser
 from streams.formats.record import Framed, Line, Record
 from streams.wire import FileHeader, ShippedBatch, parse_records, parser_context
@@ -77,3 +78,30 @@ def test_a_run_of_lines_parses_like_each_record_alone(name: str, monkeypatch: py
     assert len(fast) == len(texts)
     assert compared(fast) == compared(each)
     assert bool(fell_back) is not run_used
+
+
+IIS_LEAN_CASES = {
+    "plain": [IIS.format(s=s, status=200 + s * 20) for s in range(20)],
+    "raw and urlscan": [
+        IIS.format(s=1, status=200),
+        IIS.format(s=2, status=404),
+        "bad",
+        IIS.format(s=3, status=200),
+        "2004-12-06 13:21:04 GET /rejected-by-urlscan 404",
+        IIS.format(s=5, status=200),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(IIS_LEAN_CASES))
+def test_a_lean_iis_batch_correlates_like_its_full_records(name: str) -> None:
+    shipped = batch("iis", IIS_LEAN_CASES[name])
+    lean = parse_records(shipped, lean=True)
+    assert any(r.format == "run" for r in lean)
+    results = []
+    for records in (lean, wire._parse_each(shipped)):
+        correlator = Correlator("MP01")
+        events = correlator.feed_many(FileRef("7-1", "x.log", "iis"), records) + correlator.finish()
+        results.append(([e.to_dict() for e in events], correlator.state()))
+    assert results[0] == results[1]
+    assert results[0][0]  # the failed MP requests and the URLScan rejection are events
