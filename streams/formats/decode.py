@@ -27,6 +27,12 @@ complete lines; ``flush`` returns the partial last line at end of input. Guarant
   are kept, the rest of that line is counted and discarded as it arrives (never buffered), and the line
   is emitted with ``truncated=True`` once its terminator (or ``flush``) comes. Its ``size`` still counts
   every byte of the line, so offsets stay exact.
+
+``feed_blocks`` is ``feed`` for the shipper's hot path: a run of lines that the fast path decodes at once
+(fixed-width text, one kind of terminator, no line near ``max_line_bytes``, no byte order mark owed)
+comes out as one ``Block`` (the decoded text with its terminators, no object per line) instead of a
+``Line`` each; everything else comes out as ``Line`` objects, exactly as ``feed`` gives them.
+``Block.lines()`` of such a block equals what ``feed`` would have returned for those bytes.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+from typing import cast
 
 from streams.errors import ParseError
-from streams.formats.record import Line
+from streams.formats.record import Block, Line
 
 UTF8 = "utf-8"
 UTF16LE = "utf-16-le"
@@ -185,6 +192,7 @@ class LineDecoder:
         self._lf = b"\n"
         self._cr = b"\r"
         self.switches: list[tuple[int, str, str]] = []  # (file offset, old encoding, new encoding)
+        self._blocks = False  # inside feed_blocks: uniform runs become Block items
         if self._requested and self._requested != "utf-16" and not self._at_start:
             self._set_encoding(self._requested)
 
@@ -213,6 +221,14 @@ class LineDecoder:
     def line_number(self) -> int:
         """Number the next emitted line will get."""
         return self._number
+
+    def feed_blocks(self, data: bytes) -> list[Line | Block]:
+        """``feed``, with runs of fast-path lines given as one ``Block`` each (see the module docstring)."""
+        self._blocks = True
+        try:
+            return cast("list[Line | Block]", self.feed(data))
+        finally:
+            self._blocks = False
 
     def feed(self, data: bytes) -> list[Line]:
         """Consume a chunk; return the lines it completed (in file order)."""
@@ -453,6 +469,14 @@ class LineDecoder:
         n_cr = text.count("\r")
         if n_cr == 0 or n_lf == 0 or text.count("\r\n") == n_cr == n_lf:
             eol = "\n" if n_cr == 0 else ("\r" if n_lf == 0 else "\r\n")
+            if same_width and self._blocks and not self._extra and len(block) <= self._max:
+                # no line can be over the limit: the whole block at once, no object per line
+                count = n_cr if n_lf == 0 else n_lf
+                run = Block(text, self._offset, self._number, count, eol, self._unit)
+                cast("list[Line | Block]", out).append(run)
+                self._offset += len(block)
+                self._number += count
+                return
             parts = text.split(eol)
             parts.pop()  # block ends with a terminator: the last part is empty
             if same_width:

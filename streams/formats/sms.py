@@ -27,7 +27,7 @@ from typing import Any
 
 from streams.formats.base import Parser, framed
 from streams.formats.raw import emit_unparsed, is_blank, span
-from streams.formats.record import Framed, Line, Record, Severity
+from streams.formats.record import Block, Framed, Line, Record, Severity
 from streams.formats.severity import infer_severity
 from streams.formats.statmsg import PREFIX as STATMSG_PREFIX
 from streams.formats.statmsg import parse_statmsg
@@ -37,6 +37,12 @@ from streams.formats.viewer import COMPONENT_TAIL, Row, could_be_row, match_row
 MARK = "$$<"
 # matched from the "$$" of the last "$$<" on the line: <COMPONENT><TIME><thread=N (0xHEX)>
 TRAILER = re.compile(r"<([^<>]*)><([^<>]*)><thread=\s*([^\s<>(]*)[^<>]*>\s*$")
+#: a run of whole lines each ending with a trailer (framing a block at once): the same test as ``feed``'s
+#: (the last "$$<" of the line starts ``<...><...><thread=...>`` + whitespace up to the line's end; a later
+#: "$$<" cannot hide inside a trailer, whose "<" all follow ">" or "$$"), per line, up to the terminator
+RECORD_LINES = re.compile(
+    r"(?:[^\r\n]*\$\$<[^<>\r\n]*+><[^<>\r\n]*+><thread=[^<>\r\n]*+>[^\S\r\n]*+(?:\r\n|\r|\n))*+"
+)
 MAX_HELD_LINES = 2000
 MAX_HELD_BYTES = 4 << 20
 _CACHE_LIMIT = 8192
@@ -129,6 +135,55 @@ class SmsParser(Parser):
                     continue
             out.extend(framed(self.feed(line)))
         return out
+
+    def frame_items(self, items: Any) -> list[Framed | Block]:
+        """``frame_lines`` over lines and blocks (``Parser.frame_items``). In a block, the run of lines
+        from the current position that each end with a trailer while nothing is held (each a complete
+        record) is found by one ``RECORD_LINES`` match and stays one Block; from the first other line the
+        per-line rule (``frame_lines``) frames line by line until nothing is held, then the block test
+        resumes."""
+        out: list[Framed | Block] = []
+        lines: list[Line] = []
+        for item in items:
+            if isinstance(item, Block):
+                if lines:
+                    out.extend(self.frame_lines(lines))
+                    lines = []
+                self._frame_block(item, out)
+            else:
+                lines.append(item)
+        if lines:
+            out.extend(self.frame_lines(lines))
+        return out
+
+    def _frame_block(self, block: Block, out: list[Framed | Block]) -> None:
+        text, eol, unit = block.text, block.eol, block.unit
+        step = len(eol)
+        end = len(text)
+        pos = 0
+        offset, number = block.offset, block.line
+        whole = RECORD_LINES.match
+        while pos < end:
+            if not self._held:
+                match = whole(text, pos)
+                stop = match.end() if match is not None else pos
+                if stop == end and pos == 0:
+                    out.append(block)  # the common case: every line of the block is a record
+                    return
+                if stop > pos:
+                    count = text.count(eol, pos, stop)
+                    out.append(Block(text[pos:stop], offset, number, count, eol, unit))
+                    offset += (stop - pos) * unit
+                    number += count
+                    pos = stop
+                    if pos == end:
+                        return
+            cut = text.find(eol, pos)
+            size = (cut - pos + step) * unit
+            out.extend(self.frame_lines([Line(text[pos:cut], offset, size, number)]))
+            offset += size
+            number += 1
+            pos = cut + step
 
     def flush(self) -> list[Record]:
         held, self._held, self._held_bytes = self._held, [], 0
