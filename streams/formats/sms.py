@@ -37,12 +37,6 @@ from streams.formats.viewer import COMPONENT_TAIL, Row, could_be_row, match_row
 MARK = "$$<"
 # matched from the "$$" of the last "$$<" on the line: <COMPONENT><TIME><thread=N (0xHEX)>
 TRAILER = re.compile(r"<([^<>]*)><([^<>]*)><thread=\s*([^\s<>(]*)[^<>]*>\s*$")
-#: a run of whole lines each ending with a trailer (framing a block at once): the same test as ``feed``'s
-#: (the last "$$<" of the line starts ``<...><...><thread=...>`` + whitespace up to the line's end; a later
-#: "$$<" cannot hide inside a trailer, whose "<" all follow ">" or "$$"), per line, up to the terminator
-RECORD_LINES = re.compile(
-    r"(?:[^\r\n]*\$\$<[^<>\r\n]*+><[^<>\r\n]*+><thread=[^<>\r\n]*+>[^\S\r\n]*+(?:\r\n|\r|\n))*+"
-)
 MAX_HELD_LINES = 2000
 MAX_HELD_BYTES = 4 << 20
 _CACHE_LIMIT = 8192
@@ -137,11 +131,12 @@ class SmsParser(Parser):
         return out
 
     def frame_items(self, items: Any) -> list[Framed | Block]:
-        """``frame_lines`` over lines and blocks (``Parser.frame_items``). In a block, the run of lines
-        from the current position that each end with a trailer while nothing is held (each a complete
-        record) is found by one ``RECORD_LINES`` match and stays one Block; from the first other line the
-        per-line rule (``frame_lines``) frames line by line until nothing is held, then the block test
-        resumes."""
+        """``frame_lines`` over lines and blocks (``Parser.frame_items``). A block in which every line is
+        a complete single-line record while nothing is held passes one whole-block test
+        (``_records_only``: a few C-level passes, no object and no regex step per line) and stays one
+        Block; a block that fails is halved at a line boundary and each half tested again, down to a few
+        lines, which go through the per-line rule (``frame_lines``), as do blocks that start while a
+        multi-line record is held, until it completes."""
         out: list[Framed | Block] = []
         lines: list[Line] = []
         for item in items:
@@ -149,7 +144,12 @@ class SmsParser(Parser):
                 if lines:
                     out.extend(self.frame_lines(lines))
                     lines = []
-                self._frame_block(item, out)
+                if not self._held and _records_only(item):
+                    out.append(item)  # the common case: every line a record, one test for the block
+                elif item.text.count(MARK) * 4 < item.count * 3:  # mostly multi-line records: per line
+                    out.extend(self.frame_lines(item.lines()))
+                else:
+                    self._frame_block(item, out)
             else:
                 lines.append(item)
         if lines:
@@ -157,33 +157,15 @@ class SmsParser(Parser):
         return out
 
     def _frame_block(self, block: Block, out: list[Framed | Block]) -> None:
-        text, eol, unit = block.text, block.eol, block.unit
-        step = len(eol)
-        end = len(text)
-        pos = 0
-        offset, number = block.offset, block.line
-        whole = RECORD_LINES.match
-        while pos < end:
-            if not self._held:
-                match = whole(text, pos)
-                stop = match.end() if match is not None else pos
-                if stop == end and pos == 0:
-                    out.append(block)  # the common case: every line of the block is a record
-                    return
-                if stop > pos:
-                    count = text.count(eol, pos, stop)
-                    out.append(Block(text[pos:stop], offset, number, count, eol, unit))
-                    offset += (stop - pos) * unit
-                    number += count
-                    pos = stop
-                    if pos == end:
-                        return
-            cut = text.find(eol, pos)
-            size = (cut - pos + step) * unit
-            out.extend(self.frame_lines([Line(text[pos:cut], offset, size, number)]))
-            offset += size
-            number += 1
-            pos = cut + step
+        if not self._held and _records_only(block):
+            out.append(block)
+        elif block.count <= _FEW_LINES:
+            out.extend(self.frame_lines(block.lines()))
+        else:
+            first, rest = block.cut(len(block.text) // 2, block.count - 1)
+            self._frame_block(first, out)
+            if rest is not None:
+                self._frame_block(rest, out)
 
     def flush(self) -> list[Record]:
         held, self._held, self._held_bytes = self._held, [], 0
@@ -329,6 +311,38 @@ class SmsParser(Parser):
             self._stamps.clear()
         self._stamps[stamp] = result
         return result
+
+
+_FEW_LINES = 8  # a failed block test is repeated on halves down to this many lines, then per line
+_KEEP = frozenset(b"<>\x00\r\n")
+_DROP = bytes(b for b in range(256) if b not in _KEEP)  # bytes.translate: keep only <, >, NUL, CR, LF
+_SKELETON = {eol: b"<><><\x00>" + eol.encode() for eol in ("\n", "\r\n", "\r")}
+
+
+def _records_only(block: Block) -> bool:
+    """True only if every line of ``block`` ends with a trailer as ``feed`` requires, with nothing after
+    it: ``... $$<A><B><thread=C>`` + terminator, A, B, C without ``<``/``>`` (a sufficient test; a
+    trailer followed by whitespace, or text the test cannot vouch for, answers False and is framed per
+    line). For n lines: (1) with ``<thread=`` replaced by ``<NUL`` (exactly n replacements), the
+    ``<``, ``>``, NUL and terminator bytes of the text are exactly ``<><><NUL>`` + terminator, n times:
+    each line has three ``<...>`` pairs and nothing else angled, the third starting ``<thread=``;
+    (2) n ``>`` + terminator: each line ends right after its third ``>``; (3) 2n ``><``: the pairs are
+    adjacent (the only places a ``><`` can be); (4) n ``$$<``: each line's first ``<`` follows
+    ``$$`` (no other ``<`` can), so it is the line's last ``$$<`` and the trailer runs to the end."""
+    try:
+        data = block.text.encode("latin-1")  # ASCII (unit 1) or UTF-16 text of the first 256 points
+    except UnicodeEncodeError:
+        return False
+    count = block.count
+    eol = block.eol
+    marked = data.replace(b"<thread=", b"<\x00")
+    return (
+        len(data) - len(marked) == 6 * count
+        and marked.translate(None, _DROP) == _SKELETON[eol] * count
+        and data.count(b">" + eol.encode()) == count
+        and data.count(b"><") == 2 * count
+        and data.count(b"$$<") == count
+    )
 
 
 _NUMERIC = re.compile(r"\s*(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d+))?\s*([+-]\d+)?\s*$")
