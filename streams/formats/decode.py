@@ -53,6 +53,7 @@ _BOMS = ((codecs.BOM_UTF8, UTF8), (codecs.BOM_UTF16_LE, UTF16LE), (codecs.BOM_UT
 _EOL = re.compile(r"(\r\n|\r|\n)")
 _EOL_B = re.compile(rb"(\r\n|\r|\n)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_EOL_BYTES = bytes(b for b in range(256) if b not in b"\r\n")  # translate: keep CR and LF only
 _SNIFF_BYTES = 4  # enough for every BOM and a first NUL-pattern guess
 _SNIFF_SAMPLE = 64
 
@@ -354,11 +355,18 @@ class LineDecoder:
         after it), so the answer is the same however the file is cut into chunks. Cheap when nothing
         changes: C-level scans for a NUL or a BOM (UTF-8), or for a bare one-byte LF (UTF-16)."""
         if self._encoding == UTF8:
-            found = [
-                i
-                for i in (data.find(b"\x00"), data.find(codecs.BOM_UTF16_LE), data.find(codecs.BOM_UTF16_BE))
-            ]
-            found = [i for i in found if i >= 0]
+            if data.isascii():  # both byte order marks have bytes >= 0x80: only a NUL can start UTF-16
+                found = [i for i in (data.find(b"\x00"),) if i >= 0]
+            else:
+                found = [
+                    i
+                    for i in (
+                        data.find(b"\x00"),
+                        data.find(codecs.BOM_UTF16_LE),
+                        data.find(codecs.BOM_UTF16_BE),
+                    )
+                    if i >= 0
+                ]
             if not found:
                 return None
             first = min(found)
@@ -465,9 +473,17 @@ class LineDecoder:
         else:
             text = block.decode(self._encoding or UTF16LE, "surrogatepass")
             same_width = len(block) == 2 * len(text) and _SURROGATE.search(text) is None
-        n_lf = text.count("\n")
-        n_cr = text.count("\r")
-        if n_cr == 0 or n_lf == 0 or text.count("\r\n") == n_cr == n_lf:
+        if self._unit == 1 and same_width:
+            # ASCII: the terminator bytes alone, in one pass, tell the kind and the count
+            ends = block.translate(None, _NOT_EOL_BYTES)
+            n_cr = ends.count(b"\r") if b"\r" in ends else 0
+            n_lf = len(ends) - n_cr
+            uniform = n_cr == 0 or n_lf == 0 or ends == b"\r\n" * n_cr
+        else:
+            n_lf = text.count("\n")
+            n_cr = text.count("\r")
+            uniform = n_cr == 0 or n_lf == 0 or text.count("\r\n") == n_cr == n_lf
+        if uniform:
             eol = "\n" if n_cr == 0 else ("\r" if n_lf == 0 else "\r\n")
             if same_width and self._blocks and not self._extra and len(block) <= self._max:
                 # no line can be over the limit: the whole block at once, no object per line
