@@ -133,7 +133,7 @@ class SmsParser(Parser):
     def frame_items(self, items: Any) -> list[Framed | Block]:
         """``frame_lines`` over lines and blocks (``Parser.frame_items``). A block in which every line is
         a complete single-line record while nothing is held passes one whole-block test
-        (``_records_only``: a few C-level passes, no object and no regex step per line) and stays one
+        (``_records_only``: a few C-level passes, no object per line) and stays one
         Block; a block that fails is halved at a line boundary and each half tested again, down to a few
         lines, which go through the per-line rule (``frame_lines``), as do blocks that start while a
         multi-line record is held, until it completes."""
@@ -314,35 +314,38 @@ class SmsParser(Parser):
 
 
 _FEW_LINES = 8  # a failed block test is repeated on halves down to this many lines, then per line
-_KEEP = frozenset(b"<>\x00\r\n")
-_DROP = bytes(b for b in range(256) if b not in _KEEP)  # bytes.translate: keep only <, >, NUL, CR, LF
-_SKELETON = {eol: b"<><><\x00>" + eol.encode() for eol in ("\n", "\r\n", "\r")}
+_KEEP = frozenset(b"<>\x81\x82\x83\r\n")
+_DROP = bytes(b for b in range(256) if b not in _KEEP)  # bytes.translate: the bytes the test looks at
+_TAIL = {eol: b"\x81\x83\x82>" + eol.encode() for eol in ("\n", "\r\n", "\r")}
+_TAILED = {eol: re.compile(rb"(?:[^\r\n]*" + re.escape(tail) + rb")*+") for eol, tail in _TAIL.items()}
 
 
 def _records_only(block: Block) -> bool:
     """True only if every line of ``block`` ends with a trailer as ``feed`` requires, with nothing after
-    it: ``... $$<A><B><thread=C>`` + terminator, A, B, C without ``<``/``>`` (a sufficient test; a
-    trailer followed by whitespace, or text the test cannot vouch for, answers False and is framed per
-    line). For n lines: (1) with ``<thread=`` replaced by ``<NUL`` (exactly n replacements), the
-    ``<``, ``>``, NUL and terminator bytes of the text are exactly ``<><><NUL>`` + terminator, n times:
-    each line has three ``<...>`` pairs and nothing else angled, the third starting ``<thread=``;
-    (2) n ``>`` + terminator: each line ends right after its third ``>``; (3) 2n ``><``: the pairs are
-    adjacent (the only places a ``><`` can be); (4) n ``$$<``: each line's first ``<`` follows
-    ``$$`` (no other ``<`` can), so it is the line's last ``$$<`` and the trailer runs to the end."""
-    try:
-        data = block.text.encode("latin-1")  # ASCII (unit 1) or UTF-16 text of the first 256 points
-    except UnicodeEncodeError:
+    it: ``... $$<A><B><thread=C>`` + terminator, A, B, C without ``<``/``>`` (a sufficient test: a
+    trailer followed by whitespace, or non-ASCII text, answers False and is framed per line).
+
+    In ASCII text, ``$$<``, ``><thread=`` and then ``><`` are replaced by the bytes 0x81, 0x82, 0x83
+    (which ASCII never holds); of the result only ``<``, ``>``, those three and the terminators are
+    kept (``bytes.translate``). Each line's rest must then end in 0x81 0x83 0x82 ``>`` + terminator
+    (compared at once when no message holds ``<`` or ``>``, else one regex over these few bytes per
+    line), and n lines must end in ``>`` + terminator. So after the line's last ``$$<`` come, adjacent,
+    A ``><`` B ``><thread=`` C ``>`` and the terminator, with no ``<``, ``>`` or ``$$<`` in A, B or C:
+    exactly what ``TRAILER`` matches from that ``$$<``. A few C-level passes over the block, no object
+    and no regex step per character."""
+    text = block.text
+    if not text.isascii():
         return False
-    count = block.count
+    data = text.encode("ascii")
     eol = block.eol
-    marked = data.replace(b"<thread=", b"<\x00")
-    return (
-        len(data) - len(marked) == 6 * count
-        and marked.translate(None, _DROP) == _SKELETON[eol] * count
-        and data.count(b">" + eol.encode()) == count
-        and data.count(b"><") == 2 * count
-        and data.count(b"$$<") == count
-    )
+    if data.count(b">" + eol.encode()) != block.count:
+        return False
+    fused = data.replace(b"$$<", b"\x81").replace(b"><thread=", b"\x82").replace(b"><", b"\x83")
+    skeleton = fused.translate(None, _DROP)
+    if skeleton == _TAIL[eol] * block.count:
+        return True
+    found = _TAILED[eol].match(skeleton)
+    return found is not None and found.end() == len(skeleton)
 
 
 _NUMERIC = re.compile(r"\s*(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d+))?\s*([+-]\d+)?\s*$")
