@@ -26,6 +26,7 @@ from streams.formats import FORMATS, LineDecoder
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
+WIRE_VERSIONS = ("2.0", "1.0")
 
 #: The log folders of a Windows site system, as their products install them by default. A folder stands
 #: for its ``*.log`` / ``*.lo_`` files and its ``W3SVC*`` IIS logs (``shipper.paths``). The Windows service
@@ -129,6 +130,9 @@ class ShipperConfig:
     #: least seconds between two checkpoint writes (0: after every confirmed batch). A crash then
     #: repeats at most this much more; ``mpwatch run`` uses 1 s (200 folders x fsync per line otherwise)
     checkpoint_interval_s: float = 0.0
+    #: wire format version written (``streams.wire``): "2.0" (record blocks) or "1.0" (rows only, for
+    #: workers not yet upgraded: a 1.x worker skips 2.0 messages)
+    wire_version: str = "2.0"
     tail: TailSettings = field(default_factory=TailSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -246,6 +250,7 @@ def validate(config: ShipperConfig) -> None:
     if not config.state_dir:
         raise ConfigError("state_dir: must not be empty")
     _at_least("checkpoint_interval_s", config.checkpoint_interval_s, 0)
+    _choice("wire_version", config.wire_version, WIRE_VERSIONS)
     tail, batch, retry, kafka = config.tail, config.batch, config.retry, config.kafka
     _at_least("tail.max_line_bytes", tail.max_line_bytes, 64)
     _at_least("tail.read_chunk_bytes", tail.read_chunk_bytes, 512)

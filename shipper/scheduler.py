@@ -29,7 +29,7 @@ from shipper.metrics import ShipperMetrics
 from shipper.state import FileState
 from shipper.tailer import FileTailer
 from streams.formats.record import Block, expand
-from streams.wire import DEFAULT_LIMIT, FileHeader, Framed, ShippedBatch, encode_items
+from streams.wire import DEFAULT_LIMIT, WIRE_VERSION, FileHeader, Framed, ShippedBatch, encode_items
 
 log = logging.getLogger("mpwatch.shipper")
 
@@ -52,6 +52,7 @@ class ReadScheduler:
         max_record_bytes: int,
         in_process: bool = False,
         name_of: Callable[[str], str],
+        wire_version: str = WIRE_VERSION,
     ) -> None:
         self.table = table
         self.ready = ready
@@ -63,6 +64,7 @@ class ReadScheduler:
         self.message_limit = min(DEFAULT_LIMIT, max_record_bytes)
         self.in_process = in_process  # hand over ShippedBatch objects, not their encoded bytes
         self.name_of = name_of  # path -> display name relative to its watched root
+        self.wire_version = wire_version  # "1.0": rows only, for consumers not yet reading 2.0
 
     def fill(self, batch: Batch, *, read: bool = True) -> None:
         """Move records into ``batch`` until it is full or nothing is ready; ``read=False`` only drains
@@ -196,6 +198,6 @@ class ReadScheduler:
         if self.in_process:
             values.append(ShippedBatch(header, expand(piece)))
             return 0
-        messages = encode_items(header, piece, self.message_limit)
+        messages = encode_items(header, piece, self.message_limit, self.wire_version)
         values.extend(messages)
         return sum(len(m) for m in messages) - texts - _FRAMED_OVERHEAD * records

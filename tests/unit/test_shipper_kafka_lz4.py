@@ -48,3 +48,11 @@ def test_lz4_level_is_validated() -> None:
     assert load_config(None, {"output": "file:///tmp/x.jsonl", "paths": ["/tmp"]}).kafka.lz4_level == 0
     with pytest.raises(ConfigError, match=r"kafka\.lz4_level"):
         load_config(None, {"output": "file:///tmp/x.jsonl", "paths": ["/tmp"], "kafka.lz4_level": 13})
+
+
+def test_wire_version_is_validated() -> None:
+    base = {"output": "file:///tmp/x.jsonl", "paths": ["/tmp"]}
+    assert load_config(None, base).wire_version == "2.0"
+    assert load_config(None, {**base, "wire_version": "1.0"}).wire_version == "1.0"
+    with pytest.raises(ConfigError, match="wire_version"):
+        load_config(None, {**base, "wire_version": "3.0"})
