@@ -146,7 +146,8 @@ class SmsParser(Parser):
                     lines = []
                 if not self._held and _records_only(item):
                     out.append(item)  # the common case: every line a record, one test for the block
-                elif item.text.count(MARK) * 4 < item.count * 3:  # mostly multi-line records: per line
+                elif min(item.text.count(MARK), item.text.count(">" + item.eol)) * 4 < item.count * 3:
+                    # mostly multi-line records, or trailers followed by spaces: halving would not help
                     out.extend(self.frame_lines(item.lines()))
                 else:
                     self._frame_block(item, out)

@@ -84,6 +84,11 @@ def generated() -> list[tuple[str, bytes]]:
     plain = "".join(f"record {i}" + TRAILER.format(ms=i % 1000) + "\r\n" for i in range(2000))
     out.append(("gen-plain.log", plain.encode()))
     out.append(("gen-bom.log", codecs.BOM_UTF8 + plain.encode()))
+    out.append(("gen-trailing-space.log", plain.replace(")>\r\n", ")> \r\n").encode()))  # per line
+    continued = "".join(
+        f"part one {i}\r\n" + f"part two {i}" + TRAILER.format(ms=i % 1000) + "\r\n" for i in range(900)
+    )
+    out.append(("gen-multiline.log", continued.encode()))
     out.append(("gen-utf16.log", codecs.BOM_UTF16_LE + plain.encode("utf-16-le")))
     out.append(("gen-cp1252.log", ("Café" + plain).encode("cp1252")))
     out.append(
