@@ -7,6 +7,10 @@ Prints `name: value unit` lines for N synthetic SMS lines (default 1,000,000):
   envelope_lz4_bytes_per_record / wire_lz4_bytes_per_record    lz4 (cramjam) over producer batches of
                                                                up to kafka.max_batch_size (1 MB) of values
   wire_encode_records_per_cpu_s / envelope_encode_records_per_cpu_s   encoding cost alone
+  wire2_bytes_per_record / wire2_lz4_bytes_per_record / wire2_encode_records_per_cpu_s
+                                                               the same for wire 2.0 as the shipper sends
+                                                               it: record blocks from the block framer
+                                                               (decode + frame + encode, 64 KiB reads)
 
 The old envelope is reproduced from its last version (shipper/envelope.py before the wire format).
 Batches of the wire format: 2000 records (the shipper's batch.max_records default). Options: --records N.
@@ -28,9 +32,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from gen_logs import generate  # noqa: E402
 
-from streams.formats.api import parse_path  # noqa: E402
+from streams.formats.api import make_parser, parse_path  # noqa: E402
+from streams.formats.decode import LineDecoder  # noqa: E402
 from streams.formats.record import Record  # noqa: E402
-from streams.wire import FileHeader, Framed, ShippedBatch, encode  # noqa: E402
+from streams.wire import FileHeader, Framed, ShippedBatch, encode, encode_items  # noqa: E402
 
 PRODUCER_BATCH = 1_000_000
 SHIP_BATCH = 2000
@@ -74,6 +79,7 @@ def main() -> int:
         path = Path(tmp) / "SiteComp.log"
         generate("sms", path, args.records)
         records = list(parse_path(path, "sms"))
+        data = path.read_bytes()
     n = len(records)
     start = time.process_time()
     old = [envelope(r) for r in records]
@@ -85,6 +91,20 @@ def main() -> int:
         part = records[i : i + SHIP_BATCH]
         new.extend(encode(ShippedBatch(header, [Framed(r.offset, r.size, r.line, r.raw) for r in part])))
     new_cpu = time.process_time() - start
+    header_v1 = FileHeader(HOST, KIND, PATH, "SMS/Logs/SiteComp.log", FILE_ID, "sms", "utf-8", {})
+    for i in range(0, n, SHIP_BATCH):  # version 1.0 rows, for the size comparison
+        part = records[i : i + SHIP_BATCH]
+        rows = [Framed(r.offset, r.size, r.line, r.raw) for r in part]
+        encode(ShippedBatch(header_v1, rows), version="1.0")
+    start = time.process_time()
+    decoder, framer = LineDecoder(), make_parser("sms", str(path))
+    v2: list[bytes] = []
+    shipped = 0
+    for at in range(0, len(data), 64 << 10):
+        items = framer.frame_items(decoder.feed_blocks(data[at : at + (64 << 10)]))
+        shipped += sum(getattr(item, "count", 1) for item in items)
+        v2.extend(encode_items(header, items))
+    v2_cpu = time.process_time() - start
     print(f"records: {n} records")
     print(f"envelope_bytes_per_record: {sum(map(len, old)) / n:.1f} bytes")
     print(f"wire_bytes_per_record: {sum(map(len, new)) / n:.1f} bytes")
@@ -94,6 +114,11 @@ def main() -> int:
     print(f"wire_messages: {len(new)} messages")
     print(f"envelope_encode_records_per_cpu_s: {n / old_cpu:.0f} records/cpu-s")
     print(f"wire_encode_records_per_cpu_s: {n / new_cpu:.0f} records/cpu-s")
+    print(f"wire2_records: {shipped} records")
+    print(f"wire2_bytes_per_record: {sum(map(len, v2)) / n:.1f} bytes")
+    print(f"wire2_lz4_bytes_per_record: {lz4_size(v2) / n:.1f} bytes")
+    print(f"wire2_messages: {len(v2)} messages")
+    print(f"wire2_encode_records_per_cpu_s: {n / v2_cpu:.0f} records/cpu-s")
     return 0
 
 

@@ -82,6 +82,7 @@ class FileRegistry:
             max_record_bytes=max_record_bytes,
             in_process=in_process,
             name_of=self.provider.display_name,
+            wire_version=config.wire_version,
         )
         self.lag = LagMeter(self.table, self.identifier, self.provider, metrics)
         self.scan_requested = True

@@ -7,10 +7,11 @@ tailer go to the file's outbox first and are framed into the batch only as far a
 the batch remembers, per file, where reading resumes once it is delivered.
 
 What goes into the batch is wire messages (``streams.wire``): the records of one file taken in one
-turn become one ``ShippedBatch`` (header once, then offset/size/line/raw text per record), cut where
-the file's parser context changed (an IIS ``#Fields`` line) and encoded within the output's message
-size limit. The header carries the context in force before the first record, so a consumer parses the
-raw text exactly as the framing parser did.
+turn become one ``ShippedBatch`` (header once, then offset/size/line/raw text per record, or a record
+block for a run of single-line records: the tailer's ``Block`` items are carried whole, and cut at a
+line boundary only where the batch's room ends), cut where the file's parser context changed (an IIS
+``#Fields`` line) and encoded within the output's message size limit. The header carries the context
+in force before the first record, so a consumer parses the raw text exactly as the framing parser did.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from shipper.handles import OpenFiles, read_error
 from shipper.metrics import ShipperMetrics
 from shipper.state import FileState
 from shipper.tailer import FileTailer
-from streams.wire import DEFAULT_LIMIT, FileHeader, Framed, ShippedBatch, encode
+from streams.formats.record import Block, expand
+from streams.wire import DEFAULT_LIMIT, WIRE_VERSION, FileHeader, Framed, ShippedBatch, encode_items
 
 log = logging.getLogger("mpwatch.shipper")
 
@@ -50,6 +52,7 @@ class ReadScheduler:
         max_record_bytes: int,
         in_process: bool = False,
         name_of: Callable[[str], str],
+        wire_version: str = WIRE_VERSION,
     ) -> None:
         self.table = table
         self.ready = ready
@@ -61,6 +64,7 @@ class ReadScheduler:
         self.message_limit = min(DEFAULT_LIMIT, max_record_bytes)
         self.in_process = in_process  # hand over ShippedBatch objects, not their encoded bytes
         self.name_of = name_of  # path -> display name relative to its watched root
+        self.wire_version = wire_version  # "1.0": rows only, for consumers not yet reading 2.0
 
     def fill(self, batch: Batch, *, read: bool = True) -> None:
         """Move records into ``batch`` until it is full or nothing is ready; ``read=False`` only drains
@@ -84,7 +88,7 @@ class ReadScheduler:
         switches_before = len(tailer.decoder.switches)
         raw_before = tailer.parser.raw_lines
         try:
-            records, count = tailer.read()
+            records, count = tailer.read_items()
         except OSError as exc:
             read_error(self.metrics, state.path, exc)
             self.handles.close(state)
@@ -129,47 +133,71 @@ class ReadScheduler:
                 while contexts and contexts[0][0] <= offset:
                     state.context = contexts.popleft()[1]
             stop_at = next((c[0] for c in contexts if c[2]), None) if contexts else None
-            piece, texts, spans = self._take(outbox, room_records - count, room_bytes - nbytes, stop_at)
-            count += len(piece)
+            room = (room_records - count, room_bytes - nbytes)
+            piece, records, texts, spans = self._take(outbox, *room, stop_at)
+            count += records
             source += spans
-            nbytes += texts + _FRAMED_OVERHEAD * len(piece)
-            nbytes += self._emit(values, header, state.context, piece, texts)
+            nbytes += texts + _FRAMED_OVERHEAD * records
+            nbytes += self._emit(values, header, state.context, piece, texts, records)
         # resume at the next record still queued, or where the tailer stood after the last one
         resume = (outbox[0].offset, outbox[0].line) if outbox else state.outbox_end
         batch.added(state, state.kind, count, nbytes, source, resume)
 
     @staticmethod
     def _take(
-        outbox: deque[Framed], max_records: int, max_bytes: int, stop_at: int | None
-    ) -> tuple[list[Framed], int, int]:
-        """Records from the outbox's head while there is room and before ``stop_at``: (records, text
-        bytes, source bytes). At least one record is taken."""
-        piece: list[Framed] = []
+        outbox: deque[Framed | Block], max_records: int, max_bytes: int, stop_at: int | None
+    ) -> tuple[list[Framed | Block], int, int, int]:
+        """Items from the outbox's head while there is room and before ``stop_at``: (items, records, text
+        bytes, source bytes). At least one record is taken; a block is cut at a line boundary where the
+        room (or ``stop_at``) ends."""
+        piece: list[Framed | Block] = []
         append, popleft = piece.append, outbox.popleft
-        texts = spans = 0
-        while outbox and len(piece) < max_records and texts + _FRAMED_OVERHEAD * len(piece) < max_bytes:
-            if stop_at is not None and piece and outbox[0].offset >= stop_at:
+        records = texts = spans = 0
+        while outbox and records < max_records and texts + _FRAMED_OVERHEAD * records < max_bytes:
+            head = outbox[0]
+            if stop_at is not None and piece and head.offset >= stop_at:
                 break
-            record = popleft()
-            append(record)
-            texts += len(record.text)
-            spans += record.size
-        return piece, texts, spans
+            if isinstance(head, Block):
+                room = max_bytes - texts - _FRAMED_OVERHEAD * records  # estimated like records
+                length = len(head.text)
+                chars = room * length // (length + _FRAMED_OVERHEAD * head.count)
+                if stop_at is not None and head.offset < stop_at < head.end:
+                    chars = min(chars, (stop_at - head.offset) // head.unit)
+                if head.count > max_records - records or len(head.text) > chars:
+                    head, rest = head.cut(chars, max_records - records)
+                    if rest is not None:
+                        outbox[0] = rest
+                    else:
+                        popleft()
+                else:
+                    popleft()
+                append(head)
+                records += head.count
+                texts += len(head.text)
+                spans += head.size
+                continue
+            popleft()
+            append(head)
+            records += 1
+            texts += len(head.text)
+            spans += head.size
+        return piece, records, texts, spans
 
     def _emit(
         self,
         values: list[Any],
         header: FileHeader,
         context: dict[str, Any],
-        piece: list[Framed],
+        piece: list[Framed | Block],
         texts: int,
+        records: int,
     ) -> int:
         """Encode one piece as wire messages; returns the bytes they add beyond the estimate."""
         if context:
             header = replace(header, context=context)
         if self.in_process:
-            values.append(ShippedBatch(header, piece))
+            values.append(ShippedBatch(header, expand(piece)))
             return 0
-        messages = encode(ShippedBatch(header, piece), self.message_limit)
+        messages = encode_items(header, piece, self.message_limit, self.wire_version)
         values.extend(messages)
-        return sum(len(m) for m in messages) - texts - _FRAMED_OVERHEAD * len(piece)
+        return sum(len(m) for m in messages) - texts - _FRAMED_OVERHEAD * records

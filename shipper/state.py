@@ -9,7 +9,7 @@ from typing import Any
 from shipper.checkpoint import CheckpointEntry
 from shipper.identity import FileIdentity
 from shipper.tailer import FileTailer
-from streams.formats.record import Framed
+from streams.formats.record import Block, Framed
 from streams.wire import ContextChange, FileHeader
 
 Inode = tuple[int, int]
@@ -29,7 +29,7 @@ class FileState:
     stamp: tuple[int, int] = (-1, -1)  # (size, mtime_ns) at the last scan
     tailer: FileTailer | None = None
     position: tuple[int, int] = (0, 1)  # resume point while no tailer is open
-    outbox: deque[Framed] = field(default_factory=deque)  # framed, not yet in a batch
+    outbox: deque[Framed | Block] = field(default_factory=deque)  # framed (Block: a run), not yet batched
     outbox_end: tuple[int, int] = (0, 1)  # resume point after the last queued record
     last_change: float = 0.0
     moved: bool = False  # renamed (rotated): the writer no longer appends to it
@@ -45,7 +45,7 @@ class FileState:
     def __post_init__(self) -> None:
         self.key = self.identity.key
 
-    def queue(self, records: list[Framed], resume: tuple[int, int]) -> None:
+    def queue(self, records: list[Framed] | list[Framed | Block], resume: tuple[int, int]) -> None:
         """Records read from the tailer, and where it stood after them."""
         if self.tailer is not None:
             self.contexts.extend(self.tailer.take_contexts())

@@ -16,6 +16,12 @@ are delivered; within a read, the resume point after a record is the start of th
 ``flush_held`` ships a held multi-line record after the file stayed idle (the registry decides when);
 that only empties the parser, never the decoder's partial line.
 
+The hot path (``read_items``) never makes an object per line: the decoder gives runs of fast-path lines
+as one ``Block`` (``LineDecoder.feed_blocks``) and the parser frames a block where every line is a
+complete record with one whole-block test (``Parser.frame_items``), so such a run of records stays one
+``Block`` up to the wire (``streams.wire``); only the other lines go through ``Line`` and the per-line
+rule. ``read`` gives the same records as ``Framed`` objects (``Block.framed``).
+
 Reads are plain ``os.read`` calls of at most ``read_chunk_bytes`` on the event-loop thread: local log
 files are in the page cache and a 64 KiB read costs microseconds, far less than handing it to a thread.
 """
@@ -30,7 +36,7 @@ from typing import Any
 from shipper.winfile import pread
 from streams.formats.base import Parser
 from streams.formats.decode import LineDecoder
-from streams.formats.record import Framed, Line
+from streams.formats.record import Block, Framed, Line, expand
 from streams.wire import CONTEXT_FORMATS, ContextChange, ContextTracker
 
 #: Formats whose parser needs what came before the resume offset: IIS its ``#Fields`` header lines, MSI
@@ -119,6 +125,11 @@ class FileTailer:
 
     def read(self) -> tuple[list[Framed], int]:
         """Read at most one chunk; returns the records it completed and the bytes read (0 at EOF)."""
+        items, count = self.read_items()
+        return expand(items), count
+
+    def read_items(self) -> tuple[list[Framed | Block], int]:
+        """``read``, with runs of single-line records left as ``Block`` items (the shipper's hot path)."""
         data = os.read(self.fd, self.chunk_bytes)
         self.at_eof = len(data) < self.chunk_bytes
         count = len(data)
@@ -126,7 +137,7 @@ class FileTailer:
             return [], 0
         self.read_pos += count
         # chunks may cut a UTF-16 code unit (even a CR-LF pair) in half: the decoder holds the odd byte
-        return self._frame(self.decoder.feed(data)), count
+        return self._frame_items(self.decoder.feed_blocks(data)), count
 
     def complete_cr_line(self) -> list[Framed]:
         """End of a ``--once`` run: a last line ended by a bare CR is complete (no LF will be waited
@@ -152,22 +163,24 @@ class FileTailer:
 
     # ------------------------------------------------------------------ framing
     def _frame(self, lines: list[Line]) -> list[Framed]:
-        """Frame complete lines into records; move ``resume`` past them, or back to the first line still
-        held."""
-        if not lines:
+        return expand(self._frame_items(list(lines)))
+
+    def _frame_items(self, items: list[Line | Block]) -> list[Framed | Block]:
+        """Frame complete lines (and blocks of them) into records; move ``resume`` past them, or back to
+        the first line still held."""
+        if not items:
             return []
         tracker = self.tracker
-        records = tracker.frame_lines(lines) if tracker is not None else self.parser.frame_lines(lines)
-        self.truncated_lines += sum(1 for line in lines if line.truncated)
+        records = tracker.frame_items(items) if tracker is not None else self.parser.frame_items(items)
+        self.truncated_lines += sum(1 for item in items if isinstance(item, Line) and item.truncated)
         pending = self.parser.pending_offset()
         if pending is None:
-            last = lines[-1]
-            self.resume = (last.offset + last.size, last.number + 1)
+            self.resume = (self.decoder.offset, self.decoder.line_number)  # past the last line fed
         elif pending != self.resume[0]:
-            number = next((line.number for line in reversed(lines) if line.offset == pending), None)
+            number = _line_at(items, pending)
             # the held record's first line is in this chunk; if not, the parser names an offset it was
             # never fed: trust it, keep the oldest line number known
-            self.resume = (pending, number if number is not None else lines[0].number)
+            self.resume = (pending, number if number is not None else _first_line(items))
         return records
 
     def _prime(self, offset: int) -> datetime | None:
@@ -187,6 +200,22 @@ class FileTailer:
                     last = _latest(self.parser.feed(line), last)
         last = _latest(self.parser.flush(), last)
         return last
+
+
+def _line_at(items: list[Line | Block], offset: int) -> int | None:
+    """Number of the line starting at byte ``offset`` among the items, None when none starts there."""
+    for item in reversed(items):
+        if isinstance(item, Block):
+            if item.offset <= offset < item.end:
+                return item.line_at(offset)
+        elif item.offset == offset:
+            return item.number
+    return None
+
+
+def _first_line(items: list[Line | Block]) -> int:
+    first = items[0]
+    return first.line if isinstance(first, Block) else first.number
 
 
 def _latest(records: Iterable[Any], last: datetime | None) -> datetime | None:

@@ -3,20 +3,30 @@
 A message (a Kafka message value, or one line of the ``file://`` output) is ONE batch of whole records
 from ONE file::
 
-    {"v": "1.0",
+    {"v": "2.0",
      "h": {"host": "MP01", "kind": "sitecomp", "path": "C:\\SMS\\Logs\\SiteComp.log",
            "name": "SMS/Logs/SiteComp.log", "file_id": "803-1a2b-9f86d0818", "format": "sms",
            "encoding": "utf-8", "context": {}},
-     "r": [[OFFSET, SIZE, LINE, "raw text", TRUNCATED], ...]}
+     "r": [[OFFSET, SIZE, LINE, "raw text", TRUNCATED],
+           {"o": OFFSET, "l": LINE, "n": COUNT, "u": UNIT, "e": "\r\n", "t": "line\r\nline\r\n"}, ...]}
 
-Records are compact arrays (the header is written once per batch, not once per record). The shipper
+Records are compact (the header is written once per batch, not once per record): ``r`` holds, in file
+order, a row per record (``[offset, size, line, text, truncated]``) or a **record block** (2.0): ``n``
+single-line records as the file's own text, each line followed by the terminator ``e`` (one kind per
+block), starting at byte ``o`` with line number ``l``; every character took ``u`` bytes in the file, so
+record i is the i-th line, at the offset after the lines before it, of ``(len(line) + len(e)) * u``
+bytes, never truncated (``streams.formats.record.Block``). The shipper sends blocks for runs of
+single-line records the framer checked at once; ``decode`` turns both forms into the same ``Framed``
+records, so consumers see no difference. The shipper
 frames records with the project's parsers (multi-line records stay whole) but ships their raw text;
 ``parse_records`` parses them on the consumer with a fresh parser primed by ``context`` (what the
 parser learnt from lines before the batch: IIS ``#Fields`` columns, the MSI banner date and order), so
 a parser fix needs no redeploy and kept raw data can be re-processed.
 
 Versioning: ``WIRE_VERSION`` is ``MAJOR.MINOR``. A minor bump only adds optional fields (consumers
-ignore what they do not know); a consumer rejects an unknown MAJOR with ``WireVersionError``.
+ignore what they do not know); a consumer rejects an unknown MAJOR with ``WireVersionError``. 2.0 added
+record blocks (a 1.x consumer could not read them, hence the major bump); ``decode`` reads majors 1 and
+2, and ``encode(..., version="1.0")`` still writes 1.0 (rows only) for consumers not yet upgraded.
 
 Ids: ``record_id(host, file_id, offset)`` = ``HOST:FILE_ID:OFFSET`` is the one record-id spelling; the
 file identity changes when a file is truncated, so ids never repeat.
@@ -24,6 +34,8 @@ file identity changes when a file is truncated, so ids never repeat.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -34,7 +46,7 @@ from streams.errors import WireFormatError, WireVersionError
 from streams.formats.api import make_parser
 from streams.formats.base import Parser, framed
 from streams.formats.raw import is_blank
-from streams.formats.record import RUN, Framed, Line, Record
+from streams.formats.record import RUN, Block, Framed, Line, Record
 
 __all__ = [
     "CONTEXT_FORMATS",
@@ -46,13 +58,16 @@ __all__ = [
     "ShippedBatch",
     "decode",
     "encode",
+    "encode_items",
     "flatten",
     "parse_records",
     "record_id",
 ]
 
-WIRE_VERSION = "1.0"
+WIRE_VERSION = "2.0"
 MAJOR = WIRE_VERSION.split(".")[0]
+READ_MAJORS = frozenset({"1", "2"})  # 1.x: rows only; 2.x: rows and record blocks
+_EOLS = frozenset({"\n", "\r\n", "\r"})
 DEFAULT_LIMIT = 512 << 10  # bytes per message: well under Kafka's default 1 MiB message.max.bytes
 
 
@@ -100,63 +115,134 @@ def _framed(rec: Framed) -> list[Any]:
 
 
 _ROW_OVERHEAD = 40  # bytes a record row adds to its text when nothing in it needs escaping
+_BLOCK_OVERHEAD = 96  # bytes of a block's keys and numbers
 
 
-def encode(batch: ShippedBatch, limit: int = DEFAULT_LIMIT) -> list[bytes]:
+def encode(batch: ShippedBatch, limit: int = DEFAULT_LIMIT, version: str = WIRE_VERSION) -> list[bytes]:
     """The batch as one or more messages, each at most ``limit`` bytes (records are never split; a single
-    record too big for one message has its text cut and ``truncated`` set, so no output stalls).
+    record too big for one message has its text cut and ``truncated`` set, so no output stalls)."""
+    return encode_items(batch.header, batch.records, limit, version)
 
-    Fast path: runs of records whose estimated size fits are serialised with one ``orjson.dumps`` each;
-    a run that comes out too big (text that needed escaping) goes through the exact per-record path."""
-    opening = b'{"v":%s,"h":%s,"r":[' % (
-        orjson.dumps(WIRE_VERSION),
-        orjson.dumps(_header_dict(batch.header)),
-    )
+
+def encode_items(
+    header: FileHeader,
+    items: Sequence[Framed | Block],
+    limit: int = DEFAULT_LIMIT,
+    version: str = WIRE_VERSION,
+) -> list[bytes]:
+    """``encode`` for records given as ``Framed`` rows and record ``Block``s (the shipper's hot path: a
+    block is written as one JSON string, no object per record). ``version`` 1.x writes every block as
+    rows (what a 1.x consumer reads).
+
+    Fast path: runs of items whose estimated size fits are serialised with one ``orjson.dumps`` each;
+    a run that comes out too big (text that needed escaping) goes through the exact per-item path."""
+    if version.split(".")[0] == "1":
+        items = _rows_only(items)
+    opening = b'{"v":%s,"h":%s,"r":[' % (orjson.dumps(version), orjson.dumps(_header_dict(header)))
     room = limit - len(opening) - 2  # '],' closing
     if room < 64:
         raise ValueError(f"limit {limit} leaves no room for records after a {len(opening)}-byte header")
     head = opening[:-1]  # up to '"r":'
     out: list[bytes] = []
-    run: list[Framed] = []
+    run: list[Framed | Block] = []
     estimate = 0
     budget = room * 7 // 8
-    for rec in batch.records:
-        cost = len(rec.text) + _ROW_OVERHEAD
+    for item in items:
+        if isinstance(item, Block):
+            cost = _block_cost(item)
+            if cost > budget:  # bigger than a message: in pieces of whole lines that fit
+                if run:
+                    out.extend(_encode_run(run, head, opening, room))
+                    run, estimate = [], 0
+                out.extend(_encode_run(_pieces(item, budget), head, opening, room))
+                continue
+        else:
+            cost = len(item.text) + _ROW_OVERHEAD
         if run and estimate + cost > budget:
             out.extend(_encode_run(run, head, opening, room))
             run, estimate = [], 0
-        run.append(rec)
+        run.append(item)
         estimate += cost
     if run or not out:
         out.extend(_encode_run(run, head, opening, room))
     return out
 
 
-def _encode_run(run: list[Framed], head: bytes, opening: bytes, room: int) -> list[bytes]:
-    body = orjson.dumps([[r.offset, r.size, r.line, r.text, r.truncated] for r in run])
+def _rows_only(items: Sequence[Framed | Block]) -> list[Framed]:
+    out: list[Framed] = []
+    for item in items:
+        if isinstance(item, Block):
+            out.extend(item.framed())
+        else:
+            out.append(item)
+    return out
+
+
+def _block_cost(block: Block) -> int:
+    """Estimated JSON size of a block: its text, two bytes per escaped terminator character, the keys."""
+    return len(block.text) + block.count * len(block.eol) + _BLOCK_OVERHEAD
+
+
+def _pieces(block: Block, budget: int) -> list[Framed | Block]:
+    """``block`` cut into blocks of whole lines whose estimated size is within ``budget``."""
+    out: list[Framed | Block] = []
+    rest: Block | None = block
+    chars = max(1, (budget - _BLOCK_OVERHEAD) * len(block.text) // max(1, _block_cost(block)))
+    while rest is not None:
+        piece, rest = rest.cut(chars, rest.count)
+        out.append(piece)
+    return out
+
+
+def _item(item: Framed | Block) -> Any:
+    if isinstance(item, Block):
+        return {
+            "o": item.offset, "l": item.line, "n": item.count, "u": item.unit, "e": item.eol, "t": item.text,
+        }  # fmt: skip
+    return [item.offset, item.size, item.line, item.text, item.truncated]
+
+
+def _encode_run(run: list[Framed | Block], head: bytes, opening: bytes, room: int) -> list[bytes]:
+    body = orjson.dumps([_item(item) for item in run])
     if len(body) <= room:
         return [head + body + b"}"]
     return _encode_exact(run, opening, room)
 
 
-def _encode_exact(records: list[Framed], opening: bytes, room: int) -> list[bytes]:
-    """Record by record, cutting a message whenever the next record would not fit."""
+def _encode_exact(items: list[Framed | Block], opening: bytes, room: int) -> list[bytes]:
+    """Item by item, cutting a message whenever the next item would not fit (a block too big for a
+    message on its own is halved at a line boundary until it fits; a single record is cut)."""
     out: list[bytes] = []
     parts: list[bytes] = []
     used = 0
-    for rec in records:
-        item = orjson.dumps(_framed(rec))
-        if len(item) > room:
-            item = _cut(rec, room)
-        cost = len(item) + (1 if parts else 0)
+    for encoded in _fitted(items, room):
+        cost = len(encoded) + (1 if parts else 0)
         if parts and used + cost > room:
             out.append(opening + b",".join(parts) + b"]}")
             parts, used = [], 0
-            cost = len(item)
-        parts.append(item)
+            cost = len(encoded)
+        parts.append(encoded)
         used += cost
     if parts or not out:
         out.append(opening + b",".join(parts) + b"]}")
+    return out
+
+
+def _fitted(items: list[Framed | Block], room: int) -> list[bytes]:
+    """Each item encoded on its own, in pieces of at most ``room`` bytes."""
+    out: list[bytes] = []
+    for item in items:
+        encoded = orjson.dumps(_item(item))
+        if len(encoded) <= room:
+            out.append(encoded)
+        elif isinstance(item, Block):
+            if item.count == 1:
+                out.extend(_fitted(list[Framed | Block](item.framed()), room))
+            else:
+                first, rest = item.cut(len(item.text) // 2, item.count - 1)
+                out.extend(_fitted([first] if rest is None else [first, rest], room))
+        else:
+            out.append(_cut(item, room))
     return out
 
 
@@ -185,9 +271,10 @@ def decode(data: bytes) -> ShippedBatch:
     if not isinstance(obj, dict) or "v" not in obj:
         raise WireFormatError("not a shipped batch (no 'v' version field)")
     version = obj["v"]
-    if not isinstance(version, str) or version.split(".")[0] != MAJOR:
+    if not isinstance(version, str) or version.split(".")[0] not in READ_MAJORS:
         raise WireVersionError(
-            f"wire version {version!r} is not supported (this consumer reads major {MAJOR}, {WIRE_VERSION})"
+            f"wire version {version!r} is not supported (this consumer reads majors "
+            f"{', '.join(sorted(READ_MAJORS))}, up to {WIRE_VERSION})"
         )
     try:
         h = obj["h"]
@@ -204,13 +291,35 @@ def decode(data: bytes) -> ShippedBatch:
             encoding=None if h.get("encoding") is None else str(h["encoding"]),
             context=context,
         )
-        records = [
-            Framed(int(r[0]), int(r[1]), int(r[2]), str(r[3]), bool(r[4]) if len(r) > 4 else False)
-            for r in obj["r"]
-        ]
+        records: list[Framed] = []
+        append = records.append
+        for r in obj["r"]:
+            if isinstance(r, dict):
+                records.extend(_block_records(r))
+            else:
+                truncated = bool(r[4]) if len(r) > 4 else False
+                append(Framed(int(r[0]), int(r[1]), int(r[2]), str(r[3]), truncated))
     except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
         raise WireFormatError(f"malformed shipped batch: {exc!r}") from exc
     return ShippedBatch(header, records)
+
+
+def _block_records(r: dict[str, Any]) -> list[Framed]:
+    """The records of a record block (2.0), checked: whole lines, one terminator kind, ``n`` of them."""
+    text, eol, unit = r["t"], r["e"], int(r["u"])
+    if not isinstance(text, str) or eol not in _EOLS or unit not in (1, 2) or not text.endswith(eol):
+        raise ValueError("record block: text must end with its terminator e (LF, CR-LF or CR), u 1 or 2")
+    count = int(r["n"])
+    if eol == "\r\n":
+        if not text.count("\r") == text.count("\n") == count:
+            raise ValueError("record block: stray CR or LF in a CR-LF block, or n is wrong")
+    elif ("\r" if eol == "\n" else "\n") in text:
+        raise ValueError("record block: a terminator other than e inside the text")
+    block = Block(text, int(r["o"]), int(r["l"]), count, eol, unit)
+    records = block.framed()
+    if len(records) != count:
+        raise ValueError(f"record block: {len(records)} lines, n says {count}")
+    return records
 
 
 # ------------------------------------------------------------------------------------ parser context
@@ -306,10 +415,41 @@ class ContextTracker:
                     self.changes.append((line.offset, context, False))
         return out
 
+    def frame_items(self, items: Sequence[Line | Block]) -> list[Framed | Block]:
+        """``frame_lines`` over a decoder's ``feed_blocks`` output. IIS: a block with no line that is
+        empty or starts with whitespace or ``#`` (no blank line, no directive) is all records and stays
+        one block; other blocks and MSI go line by line."""
+        out: list[Framed | Block] = []
+        lines: list[Line] = []
+        iis = self.parser.name == "iis"
+        for item in items:
+            if not isinstance(item, Block):
+                lines.append(item)
+            elif iis and _iis_records_only(item):
+                if lines:
+                    out.extend(self.frame_lines(lines))
+                    lines = []
+                out.append(item)
+            else:
+                lines.extend(item.lines())
+        if lines:
+            out.extend(self.frame_lines(lines))
+        return out
+
     def take(self) -> list[ContextChange]:
         """The changes noted since the last call (oldest first)."""
         changes, self.changes = self.changes, []
         return changes
+
+
+_IIS_SPECIAL = {eol: re.compile(re.escape(eol) + r"[\s#]") for eol in _EOLS}  # a line after eol: blank, #
+
+
+def _iis_records_only(block: Block) -> bool:
+    """True when no line of the block is blank or a directive: every line is an IIS record as framed."""
+    text = block.text
+    first = text[:1]
+    return not (first.isspace() or first == "#") and _IIS_SPECIAL[block.eol].search(text) is None
 
 
 def restore_context(parser: Parser, context: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from streams.formats.record import Framed, Line, Record
+from streams.formats.record import Block, Framed, Line, Record
 
 
 def framed(records: list[Record]) -> list[Framed]:
@@ -49,6 +49,19 @@ class Parser(ABC):
         """Delimit records without parsing them for use (the shipper's hot path): exactly the spans and
         raw texts ``feed_lines`` would give. Formats override it with a cheaper end-of-record test."""
         return framed(self.feed_lines(lines))
+
+    def frame_items(self, items: Iterable[Line | Block]) -> list[Framed | Block]:
+        """``frame_lines`` over a decoder's ``feed_blocks`` output. A returned ``Block`` is a run of
+        complete single-line records (``Block.framed()`` gives them); the result expands to exactly
+        what ``frame_lines`` gives for the same lines. This default expands every block into lines;
+        formats with a cheap whole-block end-of-record test override it."""
+        lines: list[Line] = []
+        for item in items:
+            if isinstance(item, Block):
+                lines.extend(item.lines())
+            else:
+                lines.append(item)
+        return list(self.frame_lines(lines))
 
     def flush_framed(self) -> list[Framed]:
         """``flush`` for a framer."""

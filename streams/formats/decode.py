@@ -27,6 +27,12 @@ complete lines; ``flush`` returns the partial last line at end of input. Guarant
   are kept, the rest of that line is counted and discarded as it arrives (never buffered), and the line
   is emitted with ``truncated=True`` once its terminator (or ``flush``) comes. Its ``size`` still counts
   every byte of the line, so offsets stay exact.
+
+``feed_blocks`` is ``feed`` for the shipper's hot path: a run of lines that the fast path decodes at once
+(fixed-width text, one kind of terminator, no line near ``max_line_bytes``, no byte order mark owed)
+comes out as one ``Block`` (the decoded text with its terminators, no object per line) instead of a
+``Line`` each; everything else comes out as ``Line`` objects, exactly as ``feed`` gives them.
+``Block.lines()`` of such a block equals what ``feed`` would have returned for those bytes.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+from typing import cast
 
 from streams.errors import ParseError
-from streams.formats.record import Line
+from streams.formats.record import Block, Line
 
 UTF8 = "utf-8"
 UTF16LE = "utf-16-le"
@@ -46,6 +53,7 @@ _BOMS = ((codecs.BOM_UTF8, UTF8), (codecs.BOM_UTF16_LE, UTF16LE), (codecs.BOM_UT
 _EOL = re.compile(r"(\r\n|\r|\n)")
 _EOL_B = re.compile(rb"(\r\n|\r|\n)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_EOL_BYTES = bytes(b for b in range(256) if b not in b"\r\n")  # translate: keep CR and LF only
 _SNIFF_BYTES = 4  # enough for every BOM and a first NUL-pattern guess
 _SNIFF_SAMPLE = 64
 
@@ -185,6 +193,7 @@ class LineDecoder:
         self._lf = b"\n"
         self._cr = b"\r"
         self.switches: list[tuple[int, str, str]] = []  # (file offset, old encoding, new encoding)
+        self._blocks = False  # inside feed_blocks: uniform runs become Block items
         if self._requested and self._requested != "utf-16" and not self._at_start:
             self._set_encoding(self._requested)
 
@@ -213,6 +222,14 @@ class LineDecoder:
     def line_number(self) -> int:
         """Number the next emitted line will get."""
         return self._number
+
+    def feed_blocks(self, data: bytes) -> list[Line | Block]:
+        """``feed``, with runs of fast-path lines given as one ``Block`` each (see the module docstring)."""
+        self._blocks = True
+        try:
+            return cast("list[Line | Block]", self.feed(data))
+        finally:
+            self._blocks = False
 
     def feed(self, data: bytes) -> list[Line]:
         """Consume a chunk; return the lines it completed (in file order)."""
@@ -338,11 +355,18 @@ class LineDecoder:
         after it), so the answer is the same however the file is cut into chunks. Cheap when nothing
         changes: C-level scans for a NUL or a BOM (UTF-8), or for a bare one-byte LF (UTF-16)."""
         if self._encoding == UTF8:
-            found = [
-                i
-                for i in (data.find(b"\x00"), data.find(codecs.BOM_UTF16_LE), data.find(codecs.BOM_UTF16_BE))
-            ]
-            found = [i for i in found if i >= 0]
+            if data.isascii():  # both byte order marks have bytes >= 0x80: only a NUL can start UTF-16
+                found = [i for i in (data.find(b"\x00"),) if i >= 0]
+            else:
+                found = [
+                    i
+                    for i in (
+                        data.find(b"\x00"),
+                        data.find(codecs.BOM_UTF16_LE),
+                        data.find(codecs.BOM_UTF16_BE),
+                    )
+                    if i >= 0
+                ]
             if not found:
                 return None
             first = min(found)
@@ -449,10 +473,26 @@ class LineDecoder:
         else:
             text = block.decode(self._encoding or UTF16LE, "surrogatepass")
             same_width = len(block) == 2 * len(text) and _SURROGATE.search(text) is None
-        n_lf = text.count("\n")
-        n_cr = text.count("\r")
-        if n_cr == 0 or n_lf == 0 or text.count("\r\n") == n_cr == n_lf:
+        if self._unit == 1 and same_width:
+            # ASCII: the terminator bytes alone, in one pass, tell the kind and the count
+            ends = block.translate(None, _NOT_EOL_BYTES)
+            n_cr = ends.count(b"\r") if b"\r" in ends else 0
+            n_lf = len(ends) - n_cr
+            uniform = n_cr == 0 or n_lf == 0 or ends == b"\r\n" * n_cr
+        else:
+            n_lf = text.count("\n")
+            n_cr = text.count("\r")
+            uniform = n_cr == 0 or n_lf == 0 or text.count("\r\n") == n_cr == n_lf
+        if uniform:
             eol = "\n" if n_cr == 0 else ("\r" if n_lf == 0 else "\r\n")
+            if same_width and self._blocks and not self._extra and len(block) <= self._max:
+                # no line can be over the limit: the whole block at once, no object per line
+                count = n_cr if n_lf == 0 else n_lf
+                run = Block(text, self._offset, self._number, count, eol, self._unit)
+                cast("list[Line | Block]", out).append(run)
+                self._offset += len(block)
+                self._number += count
+                return
             parts = text.split(eol)
             parts.pop()  # block ends with a terminator: the last part is empty
             if same_width:

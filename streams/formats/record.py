@@ -44,6 +44,94 @@ class Framed:
 
 
 @dataclass(slots=True)
+class Block:
+    """A run of whole physical lines kept as ONE decoded text, no object per line (the shipper's fast path).
+
+    ``text`` is the ``count`` lines exactly as decoded, each followed by its terminator ``eol`` (one kind
+    for the whole block: ``"\n"``, ``"\r\n"`` or ``"\r"``), starting at byte ``offset`` with line number
+    ``line``. Every character took ``unit`` bytes in the file (1: ASCII in UTF-8; 2: UTF-16 without
+    surrogate pairs), so a line of n characters spanned ``(n + len(eol)) * unit`` bytes and offsets stay
+    exact. No line of a block was cut (``truncated`` is False for all of them).
+
+    From a decoder (``LineDecoder.feed_blocks``) a block is lines; from a framer (``Parser.frame_items``)
+    it is records: every line a complete single-line record, ``Framed(offset, size, line, text)`` each."""
+
+    text: str
+    offset: int
+    line: int
+    count: int
+    eol: str
+    unit: int = 1
+
+    @property
+    def size(self) -> int:
+        """Bytes the block spans in the file."""
+        return len(self.text) * self.unit
+
+    @property
+    def end(self) -> int:
+        """Byte offset just past the block."""
+        return self.offset + len(self.text) * self.unit
+
+    def lines(self) -> list[Line]:
+        """The block as ``Line`` objects (the per-line path)."""
+        parts = self.text.split(self.eol)
+        parts.pop()  # the text ends with a terminator
+        out: list[Line] = []
+        append = out.append
+        offset, number, unit, step = self.offset, self.line, self.unit, len(self.eol)
+        for part in parts:
+            size = (len(part) + step) * unit
+            append(Line(part, offset, size, number))
+            offset += size
+            number += 1
+        return out
+
+    def framed(self) -> list[Framed]:
+        """The block's lines as single-line records (what the per-line framer gives for them)."""
+        return [Framed(line.offset, line.size, line.number, line.text) for line in self.lines()]
+
+    def line_at(self, offset: int) -> int:
+        """Number of the line starting at byte ``offset`` inside the block."""
+        return self.line + self.text.count(self.eol, 0, (offset - self.offset) // self.unit)
+
+    def cut(self, chars: int, records: int) -> tuple[Block, Block | None]:
+        """The longest head of whole lines of at most ``chars`` characters and ``records`` lines (at least
+        one line), and the rest (None when nothing is left)."""
+        text, eol = self.text, self.eol
+        step = len(eol)
+        if chars >= len(text):
+            stop = len(text)
+        else:
+            found = text.rfind(eol, 0, max(chars, 0))
+            stop = found + step if found >= 0 else text.find(eol) + step
+        count = self.count if stop == len(text) else text.count(eol, 0, stop)
+        if count > records:
+            stop = 0
+            for _ in range(max(records, 1)):
+                stop = text.find(eol, stop) + step
+            count = max(records, 1)
+        if stop >= len(text):
+            return self, None
+        head = Block(text[:stop], self.offset, self.line, count, eol, self.unit)
+        rest = Block(
+            text[stop:], self.offset + stop * self.unit, self.line + count, self.count - count, eol, self.unit
+        )
+        return head, rest
+
+
+def expand(items: list[Framed | Block]) -> list[Framed]:
+    """Framed records and record blocks as ``Framed`` records only."""
+    out: list[Framed] = []
+    for item in items:
+        if type(item) is Block:
+            out.extend(item.framed())
+        else:
+            out.append(item)  # type: ignore[arg-type]
+    return out
+
+
+@dataclass(slots=True)
 class Record:
     """One logical log record (possibly several physical lines).
 

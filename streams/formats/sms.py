@@ -27,7 +27,7 @@ from typing import Any
 
 from streams.formats.base import Parser, framed
 from streams.formats.raw import emit_unparsed, is_blank, span
-from streams.formats.record import Framed, Line, Record, Severity
+from streams.formats.record import Block, Framed, Line, Record, Severity
 from streams.formats.severity import infer_severity
 from streams.formats.statmsg import PREFIX as STATMSG_PREFIX
 from streams.formats.statmsg import parse_statmsg
@@ -137,6 +137,44 @@ class SmsParser(Parser):
                     continue
             out.extend(framed(self.feed(line)))
         return out
+
+    def frame_items(self, items: Any) -> list[Framed | Block]:
+        """``frame_lines`` over lines and blocks (``Parser.frame_items``). A block in which every line is
+        a complete single-line record while nothing is held passes one whole-block test
+        (``_records_only``: a few C-level passes, no object per line) and stays one
+        Block; a block that fails is halved at a line boundary and each half tested again, down to a few
+        lines, which go through the per-line rule (``frame_lines``), as do blocks that start while a
+        multi-line record is held, until it completes."""
+        out: list[Framed | Block] = []
+        lines: list[Line] = []
+        for item in items:
+            if isinstance(item, Block):
+                if lines:
+                    out.extend(self.frame_lines(lines))
+                    lines = []
+                if not self._held and _records_only(item):
+                    out.append(item)  # the common case: every line a record, one test for the block
+                elif min(item.text.count(MARK), item.text.count(">" + item.eol)) * 4 < item.count * 3:
+                    # mostly multi-line records, or trailers followed by spaces: halving would not help
+                    out.extend(self.frame_lines(item.lines()))
+                else:
+                    self._frame_block(item, out)
+            else:
+                lines.append(item)
+        if lines:
+            out.extend(self.frame_lines(lines))
+        return out
+
+    def _frame_block(self, block: Block, out: list[Framed | Block]) -> None:
+        if not self._held and _records_only(block):
+            out.append(block)
+        elif block.count <= _FEW_LINES:
+            out.extend(self.frame_lines(block.lines()))
+        else:
+            first, rest = block.cut(len(block.text) // 2, block.count - 1)
+            self._frame_block(first, out)
+            if rest is not None:
+                self._frame_block(rest, out)
 
     def flush(self) -> list[Record]:
         held, self._held, self._held_bytes = self._held, [], 0
@@ -309,6 +347,41 @@ class SmsParser(Parser):
             self._stamps.clear()
         self._stamps[stamp] = result
         return result
+
+
+_FEW_LINES = 8  # a failed block test is repeated on halves down to this many lines, then per line
+_KEEP = frozenset(b"<>\x81\x82\x83\r\n")
+_DROP = bytes(b for b in range(256) if b not in _KEEP)  # bytes.translate: the bytes the test looks at
+_TAIL = {eol: b"\x81\x83\x82>" + eol.encode() for eol in ("\n", "\r\n", "\r")}
+_TAILED = {eol: re.compile(rb"(?:[^\r\n]*" + re.escape(tail) + rb")*+") for eol, tail in _TAIL.items()}
+
+
+def _records_only(block: Block) -> bool:
+    """True only if every line of ``block`` ends with a trailer as ``feed`` requires, with nothing after
+    it: ``... $$<A><B><thread=C>`` + terminator, A, B, C without ``<``/``>`` (a sufficient test: a
+    trailer followed by whitespace, or non-ASCII text, answers False and is framed per line).
+
+    In ASCII text, ``$$<``, ``><thread=`` and then ``><`` are replaced by the bytes 0x81, 0x82, 0x83
+    (which ASCII never holds); of the result only ``<``, ``>``, those three and the terminators are
+    kept (``bytes.translate``). Each line's rest must then end in 0x81 0x83 0x82 ``>`` + terminator
+    (compared at once when no message holds ``<`` or ``>``, else one regex over these few bytes per
+    line), and n lines must end in ``>`` + terminator. So after the line's last ``$$<`` come, adjacent,
+    A ``><`` B ``><thread=`` C ``>`` and the terminator, with no ``<``, ``>`` or ``$$<`` in A, B or C:
+    exactly what ``TRAILER`` matches from that ``$$<``. A few C-level passes over the block, no object
+    and no regex step per character."""
+    text = block.text
+    if not text.isascii():
+        return False
+    data = text.encode("ascii")
+    eol = block.eol
+    if data.count(b">" + eol.encode()) != block.count:
+        return False
+    fused = data.replace(b"$$<", b"\x81").replace(b"><thread=", b"\x82").replace(b"><", b"\x83")
+    skeleton = fused.translate(None, _DROP)
+    if skeleton == _TAIL[eol] * block.count:
+        return True
+    found = _TAILED[eol].match(skeleton)
+    return found is not None and found.end() == len(skeleton)
 
 
 _NUMERIC = re.compile(r"\s*(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d+))?\s*([+-]\d+)?\s*$")

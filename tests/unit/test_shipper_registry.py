@@ -69,3 +69,25 @@ def test_identity_survives_rename_and_growth_while_closed(tmp_path):
     registry.scan()
     assert ship(registry) == [f"a{i:04d}" for i in range(5, 10)]
     registry.close()
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_batches_are_written_in_the_configured_wire_version_with_the_same_records(tmp_path, version):
+    import orjson
+
+    config = make_config(tmp_path)
+    config.wire_version = version
+    write(tmp_path / "logs" / "x.log", "rec", 0, 300)
+    registry = FileRegistry(config, {}, new_metrics())
+    registry.scan()
+    batch = Batch(100, 1 << 24)  # room for part of the file: a block is cut at the room's end
+    registry.fill(batch)
+    assert {orjson.loads(m)["v"] for m in batch.values} == {version}
+    rows = [r for m in batch.values for r in orjson.loads(m)["r"]]
+    assert all(isinstance(r, list) for r in rows) == (version == "1.0")
+    assert len(batch) == 100 and [r["record"]["message"] for r in records_of(batch.values)] == [
+        f"rec{i:04d}" for i in range(100)
+    ]
+    registry.commit(batch)
+    assert ship(registry) == [f"rec{i:04d}" for i in range(100, 300)]
+    registry.close()

@@ -96,11 +96,13 @@ def test_unknown_major_version_is_rejected_and_minor_is_accepted() -> None:
     batch = ShippedBatch(FileHeader("H", "other", "p", "p", "1", "raw"), [Framed(0, 2, 1, "x")])
     obj = orjson.loads(encode(batch)[0])
     assert obj["v"] == WIRE_VERSION
-    obj["v"] = "1.7"
+    obj["v"] = "2.7"
     obj["h"]["future_field"] = 1
     assert decode(orjson.dumps(obj)).records[0].text == "x"
-    obj["v"] = "2.0"
-    with pytest.raises(WireVersionError, match=r"2\.0.*not supported"):
+    obj["v"] = "1.0"  # the previous major is still read
+    assert decode(orjson.dumps(obj)).records[0].text == "x"
+    obj["v"] = "3.0"
+    with pytest.raises(WireVersionError, match=r"3\.0.*not supported"):
         decode(orjson.dumps(obj))
     with pytest.raises(WireFormatError):
         decode(b"{not json")
