@@ -217,20 +217,27 @@ class Worker:
         acknowledged them each host's correlator state written, once per batch."""
         hosts: dict[str, tuple[EventT, Correlator]] = {}
         events: list[Event] = []
-        for event in batch:
-            message = event.message
-            self._done[(message.topic, message.partition)] = message.offset + 1
-            shipped = self._records(event)
-            if shipped is None:
-                continue
-            host, ref, records = shipped
-            self.metrics.records_in.inc(len(records))
-            with self._partition_of(event):
-                correlator = hosts[host][1] if host in hosts else self.correlator(host)
-            hosts[host] = (event, correlator)  # the host key's partition: its latest message's
-            events.extend(correlator.feed_many(ref, records))
-            await asyncio.sleep(0)  # a batch of big messages must not hold the loop (web, timers)
-        await self._send_events(events)
+        try:
+            for event in batch:
+                message = event.message
+                self._done[(message.topic, message.partition)] = message.offset + 1
+                shipped = self._records(event)
+                if shipped is None:
+                    continue
+                host, ref, records = shipped
+                self.metrics.records_in.inc(len(records))
+                with self._partition_of(event):
+                    correlator = hosts[host][1] if host in hosts else self.correlator(host)
+                hosts[host] = (event, correlator)  # the host key's partition: its latest message's
+                events.extend(correlator.feed_many(ref, records))
+                await asyncio.sleep(0)  # a batch of big messages must not hold the loop (web, timers)
+            await self._send_events(events)
+        except BaseException:
+            # events not (all) delivered: a cached correlator that moved past their records would
+            # call the redelivered batch a replay; the next batch restores the saved state instead
+            for host in hosts:
+                self._correlators.pop(host, None)
+            raise
         for host, (event, correlator) in hosts.items():
             with self._partition_of(event):
                 self.correlators[host.encode()] = orjson.dumps(correlator.state())
@@ -317,11 +324,15 @@ class Worker:
             with self._partition_of(event):
                 state = self.store.load(server) or ServerState(server)
                 applied = 0
-                for ev in events:
-                    if state.apply(ev):
-                        applied += 1
-                if applied:
-                    self.store.save(state)
+                try:
+                    for ev in events:
+                        if state.apply(ev):
+                            applied += 1
+                    if applied:
+                        self.store.save(state)
+                except BaseException:  # applied but not saved: the redelivery must not find it cached
+                    self.store.cache.pop(server, None)
+                    raise
             if applied:
                 applied_total += applied
                 self.metrics.events_in.inc(applied)
