@@ -61,6 +61,7 @@ log = logging.getLogger("mpwatch.worker")
 
 TABLES = ("correlators", "servers")
 EVENTS_LIMIT = wire.DEFAULT_LIMIT  # bytes of one events message (a JSON list), well under 1 MiB
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 10.0  # backoff while the broker does not acknowledge events
 
 
 def _key(key: Any) -> str:
@@ -278,13 +279,26 @@ class Worker:
         by_server: dict[str, list[bytes]] = {}
         for ev in events:
             by_server.setdefault(ev.server, []).append(orjson.dumps(ev.to_dict()))
-        futures = []
-        for server, items in by_server.items():
-            key = server.encode()
-            for value in _json_lists(items, EVENTS_LIMIT):
-                futures.append(await self.events.send(key=key, value=value))
-        if futures:
-            await asyncio.gather(*futures)  # acknowledged before the correlator state moves on
+        messages = [
+            (server.encode(), value)
+            for server, items in by_server.items()
+            for value in _json_lists(items, EVENTS_LIMIT)
+        ]
+        delay = RETRY_FIRST_S
+        while messages:
+            try:
+                futures = [await self.events.send(key=key, value=value) for key, value in messages]
+                await asyncio.gather(*futures)  # acknowledged before the correlator state moves on
+                return
+            except Exception as exc:
+                # The broker refused or timed out: the batch waits and every message is sent again
+                # (repeats are idempotent). Letting it raise would end the batch, and Faust acks a
+                # batch's messages even when its loop body failed: they would be lost.
+                log.warning(
+                    "%d events messages not delivered, again in %.1f s: %r", len(messages), delay, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     # ------------------------------------------------------------------ stage 2
     async def stage2(self, stream: Any) -> Any:

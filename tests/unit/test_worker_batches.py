@@ -60,3 +60,35 @@ def test_events_are_split_into_json_lists_under_the_limit() -> None:
     big = orjson.dumps({"text": "y" * 100})
     assert list(_json_lists([big], 10)) == [b"[" + big + b"]"]  # longer than the limit alone: sent alone
     assert list(_json_lists([], 10)) == []
+
+
+async def test_undelivered_events_are_sent_again_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch's loop body must not raise on a refused send: Faust would ack the batch anyway."""
+    import asyncio
+
+    from streams.core.events import Event
+    from streams.worker import app as worker_app
+
+    monkeypatch.setattr(worker_app, "RETRY_FIRST_S", 0.01)
+    worker = Worker(load_settings(None, {"store": "memory://", "data_dir": str(tmp_path)}, environ={}))
+    sent: list[tuple[bytes, bytes]] = []
+    refusals = [RuntimeError("broker away"), RuntimeError("still away")]
+
+    class Topic:  # the events topic's send: refuses twice, then acknowledges
+        async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+            if refusals:
+                raise refusals.pop(0)
+            sent.append((key, value))
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+
+    worker.events = Topic()  # type: ignore[assignment]
+    events = [Event("http_ok", server, 1_000_000 * i, "SRC", "f1", i) for i, server in enumerate("ABA")]
+    await worker._send_events(events)
+    assert "not delivered" in caplog.text and not refusals
+    assert sorted(key for key, _ in sent) == [b"A", b"B"]
+    for key, value in sent:
+        assert [item["server"] for item in orjson.loads(value)] == [key.decode()] * (2 if key == b"A" else 1)
