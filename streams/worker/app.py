@@ -16,10 +16,18 @@
   stream iteration, so the timer changes cached objects and sends events; the tables catch up with the
   next message of that key (a restart in between repeats released events, which are idempotent).
 
+Both stages take batches of up to ``batch_messages`` messages (Faust ``take_events``, at most
+``batch_seconds`` wait), so stage 1 sends one events message per server and writes each host's
+correlator once per batch, and stage 2 saves each server and evaluates its health once per batch;
+Faust acks a batch's messages in order once the loop body is done. A table key is touched with the
+task's current event set to a message of the key's own partition (``_partition_of``): Faust picks
+the changelog partition and RocksDB file from it, and ``take_events`` does not set it.
+
 Both tables keep plain orjson bytes (``state()`` / ``to_dict()``) under raw byte keys (the name), so a
 table key serialises exactly like the topic key that partitioned it and
 ``app.router`` finds the owning worker.
-Decoded objects are cached per worker and dropped on every rebalance (a partition may have moved).
+Decoded objects are cached per worker, not while the app rebalances, and dropped on every rebalance
+(a partition may have moved) and when a batch fails before its events were delivered.
 
 Web views: ``/api/servers/{server}`` is routed to the worker owning the canonical server name (as
 ``@app.table_route`` does, but after canonicalising the name); ``/api/servers`` merges this worker's
