@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -170,6 +171,7 @@ class Worker:
         if self.prober is not None:
             app.timer(s.probe.interval_seconds, on_leader=True)(self.probe)
         app.task(self.quiet_clients)
+        app.task(self.tune_gc)
         app.on_partitions_revoked.connect(self._on_rebalance)
         app.on_partitions_assigned.connect(self._on_rebalance)
         self._pages()
@@ -376,6 +378,14 @@ class Worker:
         never DEBUG (aiokafka built a debug record per produced event: about 6 % of stage 1's time)."""
         level = max(logging.WARNING, logging.getLevelName(self.settings.log_level.upper()))
         logging.getLogger("aiokafka").setLevel(level)
+
+    async def tune_gc(self) -> None:
+        """Once Faust has started: everything allocated so far (modules, Faust, aiokafka: long-lived)
+        moves to the permanent generation, and young collections run every 20,000 allocations instead
+        of 700, so a batch's records and events mostly die before they are promoted. Collections took
+        0.5-0.6 s of the worker's CPU per 200,000 records of bench_worker (about 9 %), 0.04 s after."""
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
 
     # ------------------------------------------------------------------ timer
     async def timer(self) -> None:
