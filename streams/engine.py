@@ -94,11 +94,11 @@ class Engine:
             known = self._files[key] = FileRef(h.file_id, h.name, h.kind)
             if len(self._files) > MAX_FILE_REFS:
                 self._files.pop(next(iter(self._files)))
-        records = parse_records(batch)
+        records = parse_records(batch, lean=True)  # correlation only: runs of IIS requests folded
         stats = self.stats
-        stats.records += len(records)
+        stats.records += len(batch.records)
         stats.bytes_done += sum(r.size for r in batch.records)
-        stats.formats[h.format] += len(records)
+        stats.formats[h.format] += len(batch.records)
         return self.feed(h.host, known, records)
 
     def finish(self, fallback: tuple[int, str] | None = None, latest: int | None = None) -> list[Event]:

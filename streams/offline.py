@@ -78,7 +78,7 @@ def run_records(
 
 def read_source(source: Source, stats: RunStats, progress: Progress | None) -> Iterator[list[Record]]:
     """Record batches of one source, one per chunk read; fills the byte and record figures."""
-    parser = StreamParser(source.file_id)
+    parser = StreamParser(source.file_id, lean=True)  # records for correlation only (Parser.lean)
     done = 0
     try:
         with source.open() as handle:

@@ -34,7 +34,7 @@ from streams.errors import WireFormatError, WireVersionError
 from streams.formats.api import make_parser
 from streams.formats.base import Parser, framed
 from streams.formats.raw import is_blank
-from streams.formats.record import Framed, Line, Record
+from streams.formats.record import RUN, Framed, Line, Record
 
 __all__ = [
     "CONTEXT_FORMATS",
@@ -332,9 +332,62 @@ def restore_context(parser: Parser, context: dict[str, Any]) -> None:
         parser._last = datetime.fromisoformat(context["last"]) if context.get("last") else None  # type: ignore[attr-defined]
 
 
-def parse_records(batch: ShippedBatch) -> list[Record]:
+#: formats whose ``flush`` does nothing while no line is held, so feeding one-line records as one run
+#: of lines is the same as feeding them one by one with a flush after each (``parse_records``)
+_RUN_FORMATS = frozenset({"sms", "cmtrace", "iis"})
+
+
+def parse_records(batch: ShippedBatch, *, lean: bool = False) -> list[Record]:
     """The batch's records parsed on the consumer with a fresh parser (``Record.file`` = header name).
-    Offsets, sizes and line numbers are the shipped ones; one Record per Framed, in order."""
+    Offsets, sizes and line numbers are the shipped ones; one Record per Framed, in order.
+
+    One-line records of SMS, CMTrace and IIS batches (nearly all of them) go through the parser's
+    ``feed_lines`` at once; the result is used only when it is exactly one record per framed record,
+    starting at its offset (else, e.g. a line the parser would hold, the batch is parsed record by
+    record, which is the definition).
+
+    ``lean`` (shells that only correlate): the parser runs lean (``Parser.lean``), so a ``RUN`` record
+    stands for as many framed records as its ``lines``, ending at the offset of the last of them;
+    count the batch's records with ``len(batch.records)``, not with this list."""
+    header = batch.header
+    records = batch.records
+    if header.format in _RUN_FORMATS and not any("\n" in rec.text for rec in records):
+        parser = make_parser(header.format, header.name)
+        restore_context(parser, header.context)
+        parser.lean = lean
+        lines = [Line(rec.text, rec.offset, 0, rec.line, rec.truncated) for rec in records]
+        got = parser.feed_lines(lines)
+        got.extend(parser.flush())
+        if len(got) == len(records) and all(g.offset == r.offset for g, r in zip(got, records, strict=True)):
+            return [_merge([g], r, header) for g, r in zip(got, records, strict=True)]
+        if lean and parser.folded:
+            merged = _merge_runs(got, records, header)
+            if merged is not None:
+                return merged
+    return _parse_each(batch)
+
+
+def _merge_runs(got: list[Record], records: list[Framed], header: FileHeader) -> list[Record] | None:
+    """Lean results matched to the framed records (a run covers ``lines`` of them, its offset that of
+    the last); None when they do not match one to one."""
+    out: list[Record] = []
+    at = 0
+    for record in got:
+        span = record.fields["lines"] if record.format == RUN else 1
+        last = at + span - 1
+        if last >= len(records) or records[last].offset != record.offset:
+            return None
+        if record.format == RUN:
+            record.file = header.name
+            out.append(record)
+        else:
+            out.append(_merge([record], records[at], header))
+        at += span
+    return out if at == len(records) else None
+
+
+def _parse_each(batch: ShippedBatch) -> list[Record]:
+    """``parse_records`` by definition: each framed record fed alone, then flushed."""
     header = batch.header
     parser = make_parser(header.format, header.name)
     restore_context(parser, header.context)

@@ -31,6 +31,8 @@ from typing import Any
 
 SUB_BITS = 16  # positions per record: at most 16 events from one record
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
 
 
 class Event:
@@ -92,6 +94,14 @@ class Event:
         self.data = data
         self.fkey = (host, file_id)
         self.key = (ts, host, self.file, pos)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its constructor's arguments (``diagnose --jobs`` sends events between processes):
+        a flat tuple pickles several times faster than the slots."""
+        return _rebuild, (
+            self.kind, self.server, self.ts, self.host, self.file_id, self.pos, self.variant, self.prev,
+            self.line, self.file, self.text, self.message, self.inferred, self.mp, self.data,
+        )  # fmt: skip
 
     @property
     def offset(self) -> int:
@@ -156,10 +166,24 @@ class Event:
         return f"Event({self.kind}:{self.variant} {self.server} {iso(self.ts)} {self.id})"
 
 
+def _rebuild(
+    kind: str, server: str, ts: int, host: str, file_id: str, pos: int, variant: str, prev: int, line: int,
+    file: str, text: str, message: str, inferred: bool, mp: bool, data: dict[str, Any] | None,
+) -> Event:  # fmt: skip
+    return Event(
+        kind, server, ts, host, file_id, pos, variant=variant, prev=prev, line=line, file=file, text=text,
+        message=message, inferred=inferred, mp=mp, data=data,
+    )  # fmt: skip
+
+
 def to_us(value: datetime) -> int:
     """Microseconds since the epoch; a naive datetime is taken as UTC wall time."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
+    zone = value.tzinfo
+    if zone is UTC:  # what the parsers give: exact integer arithmetic, no time tuple
+        return (value - _EPOCH) // _ONE_US
+    if zone is None:
+        return (value - _NAIVE_EPOCH) // _ONE_US
+    value = value.astimezone(UTC)
     return calendar.timegm(value.timetuple()) * 1_000_000 + value.microsecond
 
 

@@ -43,7 +43,7 @@ from streams.core import matchers as M
 from streams.core.clock import HostClock, offset_from_record
 from streams.core.events import SUB_BITS, Event, to_us
 from streams.core.servers import canonical_server
-from streams.formats.record import Record, record_from_state, record_to_state
+from streams.formats.record import RUN, Record, record_from_state, record_to_state
 from streams.logfiles import log_kind
 
 _DRIVE_SHARE = re.compile(r"([A-Za-z])\$")
@@ -91,12 +91,15 @@ class EventExtractor:
         self._waiting: dict[str, list[_Waiting]] = {}
         self._max_aware: datetime | None = None
         self._max_local: datetime | None = None
+        self._spaced: str | None = None  # the spaced form of the message _hits read last
 
     # ------------------------------------------------------------------ public API
     def feed(self, record: Record, file_id: str, file: str = "", kind: str = "") -> list[Event]:
         """Events of one record (usually none). ``file_id`` is the file identity used in event ids,
         ``file`` the name shown in views, ``kind`` the log kind (``streams.logfiles``; from the name
         when not given)."""
+        if record.format == RUN:
+            return self._feed_run(record, file_id)
         self._records += 1
         if record.time is not None:
             self._observe(record, file_id)
@@ -118,8 +121,23 @@ class EventExtractor:
                 self.stats["untimed"] += len(self._waiting[file_id].pop(0)[3])
             return out
         out = self._flush_waiting(file_id, ts)
-        out.extend(self._events(record, file_id, file, hits, ts, inferred))
+        out.extend(self._events(record, file_id, file, hits, ts, inferred, self._spaced))
         return out
+
+    def _feed_run(self, record: Record, file_id: str) -> list[Event]:
+        """A ``RUN`` record (lean parsing: uneventful zoned records folded into one) has exactly the
+        effect its records would have had one by one: counted, the latest time and the file's last
+        time kept, and records of the file waiting for a time placed at the run's first time."""
+        fields = record.fields
+        self._records += fields["lines"]
+        latest = fields["max"]
+        if self._max_aware is None or latest > self._max_aware:
+            self._max_aware = latest
+        if record.time is not None:
+            self._last_time[file_id] = (record.time, False)
+        if file_id in self._waiting:
+            return self._flush_waiting(file_id, to_us(fields["first"]))
+        return []
 
     def finish(self) -> list[Event]:
         """End of input: events that never got a time are counted (``stats['untimed']``) and dropped."""
@@ -167,9 +185,11 @@ class EventExtractor:
         """(target server, hit) pairs for a record; updates SiteComp thread context."""
         fmt = record.format
         if fmt == "iis":
+            self._spaced = None
             hit = F.match_iis(record.fields)
             return [(self.host, hit)] if hit else []
         spaced, squashed = M.normalize(record.message)
+        self._spaced = spaced  # the events of this record reuse it
         statmsg = F.match_statmsg(record.fields) if record.fields.get("statmsg") else None
         sitecomp = fmt == "sms" and (kind == "sitecomp" or record.component.upper() == M.SITECOMP_COMPONENT)
         if sitecomp:
@@ -243,8 +263,8 @@ class EventExtractor:
         else:
             if self._max_aware is None or value > self._max_aware:
                 self._max_aware = value
-            if self.learn and file_id not in self._learned:
-                self._learn(record, file_id)
+            if self.learn and file_id not in self._learned and record.format != "iis":
+                self._learn(record, file_id)  # IIS lines state no offset, and their text is the client's
         self._last_time[file_id] = (value, local)
 
     def _time(self, record: Record, file_id: str) -> tuple[int | None, bool]:
@@ -285,9 +305,11 @@ class EventExtractor:
         hits: list[tuple[str, M.Hit]],
         ts: int,
         inferred: bool,
+        spaced: str | None = None,
     ) -> list[Event]:
         out = []
-        spaced = " ".join(record.message.replace("~", " ").split())
+        if spaced is None:
+            spaced = M.normalize(record.message)[0]
         text = M.clip(record.raw.strip() if record.format == "iis" and record.raw else spaced)
         for sub, (target, hit) in enumerate(hits[:SUB_BITS]):
             server = canonical_server(target)

@@ -249,10 +249,13 @@ SETUP_RULES: tuple[Rule, ...] = (
 )
 
 
+_VERIFY_CODE = re.compile(r"statuscode:?(\d{3})")
+
+
 def _verify(sp: str, sq: str) -> Hit | None:
     if "httpverification" not in sq or "sms_aut" not in sq:
         return None
-    code = re.search(r"statuscode:?(\d{3})", sq)
+    code = _VERIFY_CODE.search(sq)
     if code:
         variant = code.group(1)
     elif "noheader" in sq:

@@ -8,12 +8,14 @@ NetBIOS (short) name. IPv4 addresses are kept whole.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _STRIP = " \t'\"`[](){}<>,;:\\/"
 _NOT_NAMES = frozenset({"", "THE", "A", "THIS", "X"})  # words a text pattern may catch after "server"
 
 
+@lru_cache(maxsize=4096)  # called per event with the few names a site has
 def canonical_server(name: str) -> str:
     """Upper-case short name; '' when nothing name-like is left."""
     text = name.strip().strip(_STRIP).rstrip(".").strip(_STRIP)

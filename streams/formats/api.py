@@ -115,12 +115,14 @@ class StreamParser:
         start_offset: int = 0,
         start_line: int = 1,
         max_line_bytes: int = 1 << 20,
+        lean: bool = False,
     ) -> None:
         self.file = file
+        self.lean = lean  # records for correlation only: see ``Parser.lean``
         self.decoder = LineDecoder(
             encoding=encoding, start_offset=start_offset, start_line=start_line, max_line_bytes=max_line_bytes
         )
-        self.parser: Parser | None = make_parser(fmt, file) if fmt else None
+        self.parser: Parser | None = self._parser(fmt) if fmt else None
         self._sample: list[Line] = []
         self._sample_text = 0
         self._sample_bytes = 0
@@ -172,25 +174,34 @@ class StreamParser:
         stats.blank_lines = parser.blank_lines
         stats.directive_lines = parser.directive_lines
         stats.skipped_bytes = parser.skipped_bytes
-        own = self.records - (parser.raw_lines if name != "raw" else 0)
+        own = self.records + parser.folded - (parser.raw_lines if name != "raw" else 0)
         if own:
             stats.records[name] = own
         if parser.raw_lines and name != "raw":
             stats.records["raw"] = parser.raw_lines
         return stats
 
+    def _parser(self, name: str) -> Parser:
+        parser = make_parser(name, self.file)
+        parser.lean = self.lean
+        return parser
+
     def _take(self, lines: list[Line], final: bool) -> list[Record]:
         self.lines += len(lines)
         if self.parser is None:
             self._sample.extend(lines)
-            for line in lines:
+            for line in lines:  # only until the decision can be made (a whole small file is one chunk)
                 self._sample_bytes += line.size
                 if not is_blank(line.text):
                     self._sample_text += 1
+                    if self._sample_text >= SAMPLE_LINES:
+                        break
+                if self._sample_bytes >= SNIFF_BYTES:
+                    break
             if not final and self._sample_text < SAMPLE_LINES and self._sample_bytes < SNIFF_BYTES:
                 return []
-            name = detect_format([line.text for line in self._sample], self.file)
-            self.parser = make_parser(name, self.file)
+            name = detect_format((line.text for line in self._sample), self.file)
+            self.parser = self._parser(name)
             lines, self._sample = self._sample, []
         out = self.parser.feed_lines(lines)
         self.records += len(out)

@@ -32,6 +32,11 @@ class Parser(ABC):
         self.blank_lines = 0  # whitespace-only lines outside any record: no record, bytes counted below
         self.directive_lines = 0  # lines that configure the parser (IIS '#Fields:' ...): no record
         self.skipped_bytes = 0  # bytes of those blank and directive lines
+        # Lean mode (set by callers that only correlate: ``mpwatch diagnose``): a format may fold runs of
+        # records no rule can match into one ``record.RUN`` record each (times and counts kept, fields
+        # dropped). ``folded`` counts the records folded away, so record counts stay those of full mode.
+        self.lean = False
+        self.folded = 0
 
     def feed_lines(self, lines: Iterable[Line]) -> list[Record]:
         """Consume many lines at once (same result as calling ``feed`` on each; parsers may do it faster)."""

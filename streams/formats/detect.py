@@ -11,7 +11,7 @@ no match at all is 'raw'.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from streams.formats import cmtrace, mpsetup, sms, viewer
 from streams.formats.record import FORMATS
@@ -63,7 +63,7 @@ def format_from_name(filename: str) -> str | None:
     return format_hint(filename)
 
 
-def detect_format(lines: list[str], filename: str = "") -> str:
+def detect_format(lines: Iterable[str], filename: str = "") -> str:
     """Name of the format (one of ``record.FORMATS``) the given first lines of a file are written in."""
     scores = dict.fromkeys(LINE_TESTS, 0)
     seen = 0

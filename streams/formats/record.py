@@ -9,6 +9,10 @@ from typing import Any, Literal
 Severity = Literal["info", "warning", "error"]
 
 FORMATS = ("sms", "cmtrace", "msi", "mpsetup", "iis", "raw")
+#: ``Record.format`` of a *run*: consecutive uneventful records of one file folded into one by a parser in
+#: lean mode (``Parser.lean``), for correlation only. ``fields`` = ``{"lines": n, "first": t1, "max": t}``,
+#: ``time`` the last record's time, ``offset``/``line`` the last record's, ``size`` the bytes of all.
+RUN = "run"
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ TRAILER = re.compile(r"<([^<>]*)><([^<>]*)><thread=\s*([^\s<>(]*)[^<>]*>\s*$")
 MAX_HELD_LINES = 2000
 MAX_HELD_BYTES = 4 << 20
 _CACHE_LIMIT = 8192
+_UNSEEN: Any = object()
 MILLIS = {f"{ms:03d}": timedelta(milliseconds=ms) for ms in range(1000)}  # "123" -> 123 ms
 
 Stamp = tuple[datetime | None, bool, int | None]  # (time, is local, Windows bias)
@@ -56,6 +57,7 @@ class SmsParser(Parser):
         self._held_bytes = 0
         self._stamps: dict[str, Stamp] = {}  # full timestamp text -> parsed
         self._seconds: dict[str, Stamp | None] = {}  # timestamp without its fraction -> parsed
+        self._days: dict[str, Stamp | None] = {}  # MM-DD-YYYY + bias -> that day's midnight (_second)
         self._severities: dict[str, Severity] = {}  # message -> inferred severity (messages repeat a lot)
 
     # ------------------------------------------------------------------ Parser API
@@ -78,6 +80,7 @@ class SmsParser(Parser):
         append = out.append
         match_trailer = TRAILER.match
         seconds = self._seconds
+        second_of = self._second
         severities = self._severities
         millis = MILLIS
         file = self.file
@@ -89,7 +92,12 @@ class SmsParser(Parser):
                 out.extend(self.feed(line))
                 continue
             component, stamp, thread = match.groups()
-            base = seconds.get(stamp[:19] + stamp[23:]) if stamp[19:20] == "." else None
+            base = None
+            if stamp[19:20] == ".":
+                key = stamp[:19] + stamp[23:]
+                base = seconds.get(key)
+                if base is None and stamp[23:24] in ("+", "-") and stamp[20:23].isdecimal():
+                    base = second_of(key)  # a new second: what _stamp would cache for it
             when = base[0] if base is not None else None
             step = millis.get(stamp[20:23]) if when is not None else None
             if base is None or when is None or step is None:
@@ -242,6 +250,36 @@ class SmsParser(Parser):
         return severity
 
     # ------------------------------------------------------------------ timestamps
+    def _second(self, key: str) -> Stamp | None:
+        """``parse_numeric_stamp(key)`` for a timestamp without its fraction, cached per second; a new
+        second of a known day (``MM-DD-YYYY`` and bias) is that day's midnight plus the seconds, so a
+        log writing one line every few seconds (MP Control Manager) does not run the regex per line."""
+        base: Stamp | None = None
+        if len(key) >= 19 and key[10] == " " and key[13] == ":" and key[16] == ":":
+            hours, minutes, seconds = key[11:13], key[14:16], key[17:19]
+            if hours.isdecimal() and minutes.isdecimal() and seconds.isdecimal():
+                h, m, sec = int(hours), int(minutes), int(seconds)
+                if h < 24 and m < 60 and sec < 60:
+                    day_key = key[:10] + key[19:]
+                    day = self._days.get(day_key, _UNSEEN)
+                    if day is _UNSEEN:
+                        day = parse_numeric_stamp(f"{key[:10]} 00:00:00{key[19:]}")
+                        if len(self._days) >= _CACHE_LIMIT:
+                            self._days.clear()
+                        self._days[day_key] = day
+                    if day is None or day[0] is None:  # not this shape, or an impossible date: as parsed
+                        base = day
+                    else:
+                        base = (day[0] + timedelta(seconds=h * 3600 + m * 60 + sec), day[1], day[2])
+                    return self._keep(key, base)
+        return self._keep(key, parse_numeric_stamp(key))
+
+    def _keep(self, key: str, base: Stamp | None) -> Stamp | None:
+        if len(self._seconds) >= _CACHE_LIMIT:
+            self._seconds.clear()
+        self._seconds[key] = base
+        return base
+
     def _stamp(self, stamp: str) -> Stamp:
         """Parse a trailer timestamp; cached per distinct text and per distinct second."""
         result: Stamp | None = None
@@ -254,10 +292,7 @@ class SmsParser(Parser):
                 key = stamp[:19] + stamp[cut:]
                 base = self._seconds.get(key)
                 if base is None:
-                    base = parse_numeric_stamp(key)
-                    if len(self._seconds) >= _CACHE_LIMIT:
-                        self._seconds.clear()
-                    self._seconds[key] = base
+                    base = self._second(key)
                 if base is not None:
                     when = base[0]
                     micro = fraction_to_micro(frac)
