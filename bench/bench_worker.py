@@ -2,19 +2,31 @@
 
 Prints `name: value unit` lines, for each table store (memory://, rocksdb://):
 
-  worker_records: N records                  what was shipped (a generated SMS site-server log)
-  worker_<store>_records_per_s: N records/s  first record counted -> last record counted, one worker
-  worker_<store>_cpu_s: N s                  CPU of the worker process over the whole run
+  worker_records: N records                        what was shipped (a generated SMS site-server log)
+  worker_events: N events                          the distinct events those records give (correlated
+                                                   in this process, as stage 1 does)
+  worker_<store>_records_per_s: N records/s        first record taken in -> last event applied to its
+                                                   server state (both stages), one worker
+  worker_<store>_stage1_records_per_s: N records/s first record -> last record taken in (stage 1 only:
+                                                   what this bench printed before both stages counted)
+  worker_<store>_records_per_cpu_s: N records/s    records / CPU seconds of the worker process (all its
+                                                   threads) over that same interval: the figure that
+                                                   holds on a shared machine
+  worker_<store>_cpu_s: N s                        CPU of the worker process over the whole run (startup,
+                                                   table recovery and the timed interval)
 
 The log is shipped once with the real shipper (``mpwatch ship --once``) into a 3-partition topic; each
 worker (a fresh app id, so it reads the topic from the start) is then timed by polling its
-``mpwatch_records_in_total``. Target (issue 10): 100,000 records/s per worker process.
+``mpwatch_records_in_total`` and ``mpwatch_events_in_total`` every POLL_S (a /metrics scrape costs the
+worker CPU: every 0.1 s it was about a tenth of the worker's samples in py-spy).
+Target (issue 10): 100,000 records/s per worker process.
 Options: --records N (default 200,000), --profile FILE (py-spy, while timing).
 KAFKA_BOOTSTRAP=host:port uses that broker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -39,18 +51,64 @@ from shipper_support import (  # noqa: E402
 from tests.integration.shipper_proc import cpu_seconds, python_env  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+POLL_S = 0.25
 
 
-def records_in(port: int) -> float:
+def counters(port: int) -> tuple[float, float]:
+    """(mpwatch_records_in_total, mpwatch_events_in_total) of the worker."""
+    values = {"mpwatch_records_in_total": 0.0, "mpwatch_events_in_total": 0.0}
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         for line in response.read().decode().splitlines():
-            if line.startswith("mpwatch_records_in_total "):
-                return float(line.split()[1])
-    return 0.0
+            name, _, value = line.partition(" ")
+            if name in values:
+                values[name] = float(value)
+    return values["mpwatch_records_in_total"], values["mpwatch_events_in_total"]
+
+
+async def _expected_events(bootstrap: str, topic: str) -> int:
+    """Distinct events of every wire message in ``topic``: what stage 2 must have applied at the end."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams import wire
+    from streams.core.correlator import Correlator, FileRef, site_fallback
+    from streams.core.servers import canonical_server
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    correlators: dict[str, Correlator] = {}
+    ids: set[tuple[str, str, str, int]] = set()
+    try:
+        await consumer._client.force_metadata_update()
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+            for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                for message in messages:
+                    batch = wire.decode(message.value or b"")
+                    h = batch.header
+                    host = canonical_server(h.host) or "UNKNOWN"
+                    correlator = correlators.get(host)
+                    if correlator is None:
+                        fallback = lambda: site_fallback(correlators.values())  # noqa: E731
+                        correlator = correlators[host] = Correlator(host, fallback=fallback)
+                    ref = FileRef(h.file_id, h.name, h.kind)
+                    events = correlator.feed_many(ref, wire.parse_records(batch))
+                    ids.update((ev.server, ev.host, ev.file_id, ev.pos) for ev in events)
+        return len(ids)
+    finally:
+        await consumer.stop()
 
 
 def time_worker(
-    work: Path, bootstrap: str, topic: str, store: str, expected: int, port: int, profile: str | None = None
+    work: Path,
+    bootstrap: str,
+    topic: str,
+    store: str,
+    expected: tuple[int, int],
+    port: int,
+    profile: str | None = None,
 ) -> None:
     app = f"bench-{uuid.uuid4().hex[:8]}"
     config = work / f"{app}.toml"
@@ -73,27 +131,36 @@ def time_worker(
             stderr=subprocess.DEVNULL,
         )
     try:
-        first = last = None
+        records, events = expected
+        first = stage1 = last = None  # (monotonic time, worker CPU seconds, records counted)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise SystemExit(f"worker exited {proc.returncode}: see {work / (app + '.log')}")
             try:
-                seen = records_in(port)
+                seen, applied = counters(port)
             except OSError:
                 time.sleep(0.2)
                 continue
-            moment = time.monotonic()
+            moment = (time.monotonic(), cpu_seconds(proc.pid), seen)
             if seen > 0 and first is None:
-                first = (moment, seen)
-            if seen >= expected:
-                last = (moment, seen)
+                first = moment
+            if seen >= records and stage1 is None:
+                stage1 = moment
+            if seen >= records and applied >= events:
+                last = moment
                 break
-            time.sleep(0.1)
-        if first is None or last is None:
-            raise SystemExit(f"worker {store} did not take in {expected} records within 600 s")
-        rate = (last[1] - first[1]) / max(last[0] - first[0], 1e-6)
-        result(f"worker_{name}_records_per_s", rate, "records/s")
+            time.sleep(POLL_S)
+        if first is None or stage1 is None or last is None:
+            raise SystemExit(f"worker {store}: {events} events of {records} records not applied within 600 s")
+        wall, cpu = max(last[0] - first[0], 1e-6), max(last[1] - first[1], 1e-6)
+        result(f"worker_{name}_records_per_s", (last[2] - first[2]) / wall, "records/s")
+        result(
+            f"worker_{name}_stage1_records_per_s",
+            (stage1[2] - first[2]) / max(stage1[0] - first[0], 1e-6),
+            "records/s",
+        )
+        result(f"worker_{name}_records_per_cpu_s", (last[2] - first[2]) / cpu, "records/s")
         result(f"worker_{name}_cpu_s", cpu_seconds(proc.pid), "s")
     finally:
         if spy is not None:
@@ -122,9 +189,11 @@ def main() -> int:
         subprocess.run(command, check=True, env=python_env(), cwd=REPO, stdout=subprocess.DEVNULL)
         shipped = wire_records_in(bootstrap, topic)
         result("worker_records", shipped, "records")
+        events = asyncio.run(_expected_events(bootstrap, topic))
+        result("worker_events", events, "events")
         note("shipped; timing one worker per store (each reads the topic from its start)")
         for offset, store in enumerate(("memory://", "rocksdb://")):
-            time_worker(work, bootstrap, topic, store, shipped, 18900 + offset, args.profile)
+            time_worker(work, bootstrap, topic, store, (shipped, events), 18900 + offset, args.profile)
     return 0
 
 
