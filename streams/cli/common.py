@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from typing import TextIO
 
 from streams.core.clock import parse_offset
@@ -51,3 +54,20 @@ def stop_on_signals(stop: asyncio.Event, log: logging.Logger, message: str) -> N
             loop.add_signal_handler(sig, request_stop)
         except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
             signal.signal(sig, request_stop)
+
+
+BULK_GC_THRESHOLD = (20_000, 20, 20)
+
+
+@contextlib.contextmanager
+def bulk_gc() -> Iterator[None]:
+    """For the bulk commands (``parse``, ``diagnose``): young collections every 20,000 allocations
+    instead of 700. Records and events hold no cycles, so reference counting frees them; the cyclic
+    collector only walks them, about a tenth of these commands' CPU. The old thresholds come back after
+    (tests run the commands in-process)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*BULK_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

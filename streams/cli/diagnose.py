@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from streams.cli.common import add_layout_options, parse_tz_option, use_colour
+from streams.cli.common import add_layout_options, bulk_gc, parse_tz_option, use_colour
 from streams.cli.help import description
 from streams.core.events import parse_iso
 from streams.core.servers import canonical_server
@@ -65,6 +65,11 @@ def register(subparsers: Any) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    with bulk_gc():  # a bulk command: see streams.cli.common.bulk_gc
+        return _run_cli(args)
+
+
+def _run_cli(args: argparse.Namespace) -> int:
     hosts = [parse_host_option(text) for text in args.host]
     if not args.paths and not hosts:
         raise InputError("give at least one PATH (or --host NAME=PATH)")

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from streams.cli.common import bulk_gc
 from streams.cli.help import description
 from streams.errors import MpwatchError
 from streams.formats.api import ParseStats, parse_path_batches
@@ -77,6 +78,11 @@ def _lines(records: list[Record]) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    with bulk_gc():  # a bulk command: see streams.cli.common.bulk_gc
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     """Parse every file, print its records; 0 if all files were read, 1 otherwise."""
     out = sys.stdout.buffer
     stats = ParseStats()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.cli import main
+from streams.cli import diagnose, main, parse
+from streams.cli.common import BULK_GC_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMS = (
@@ -105,3 +107,19 @@ def test_runs_as_a_process(logs: tuple[Path, Path]) -> None:
     assert done.returncode == 0
     assert [orjson.loads(line)["format"] for line in done.stdout.splitlines()] == ["sms", "sms"]
     assert b"mpwatch parse:" in done.stderr
+
+
+def test_parse_and_diagnose_run_with_the_bulk_gc_thresholds_and_restore_them(
+    logs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+    for module, name in ((parse, "_run"), (diagnose, "_run_cli")):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda args, real=real: seen.append(gc.get_threshold()) or real(args)
+        )
+    before = gc.get_threshold()
+    assert main(["parse", str(logs[0])]) == 0
+    assert main(["diagnose", "--json", "--host", f"MP01={logs[0]}"]) == 0
+    capsys.readouterr()
+    assert seen == [BULK_GC_THRESHOLD, BULK_GC_THRESHOLD] and gc.get_threshold() == before
