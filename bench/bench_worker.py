@@ -42,9 +42,11 @@ from shipper_support import (  # noqa: E402
     arguments,
     bench_setup,
     bench_ship_command,
+    host_correlator,
     new_topic,
     note,
     result,
+    topic_values,
     wire_records_in,
 )
 
@@ -67,38 +69,21 @@ def counters(port: int) -> tuple[float, float]:
 
 async def _expected_events(bootstrap: str, topic: str) -> int:
     """Distinct events of every wire message in ``topic``: what stage 2 must have applied at the end."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     from streams import wire
-    from streams.core.correlator import Correlator, FileRef, site_fallback
+    from streams.core.correlator import Correlator, FileRef
     from streams.core.servers import canonical_server
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
     correlators: dict[str, Correlator] = {}
     ids: set[tuple[str, str, str, int]] = set()
-    try:
-        await consumer._client.force_metadata_update()
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        ends = await consumer.end_offsets(parts)
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
-                for message in messages:
-                    batch = wire.decode(message.value or b"")
-                    h = batch.header
-                    host = canonical_server(h.host) or "UNKNOWN"
-                    correlator = correlators.get(host)
-                    if correlator is None:
-                        fallback = lambda: site_fallback(correlators.values())  # noqa: E731
-                        correlator = correlators[host] = Correlator(host, fallback=fallback)
-                    ref = FileRef(h.file_id, h.name, h.kind)
-                    events = correlator.feed_many(ref, wire.parse_records(batch))
-                    ids.update((ev.server, ev.host, ev.file_id, ev.pos) for ev in events)
-        return len(ids)
-    finally:
-        await consumer.stop()
+    async for value in topic_values(bootstrap, topic):
+        batch = wire.decode(value)
+        h = batch.header
+        correlator = host_correlator(correlators, canonical_server(h.host) or "UNKNOWN")
+        events = correlator.feed_many(
+            FileRef(h.file_id, h.name, h.kind), wire.parse_records(batch, lean=True)
+        )
+        ids.update((ev.server, ev.host, ev.file_id, ev.pos) for ev in events)
+    return len(ids)
 
 
 def time_worker(

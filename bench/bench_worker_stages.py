@@ -37,10 +37,10 @@ import orjson
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 from gen_logs import generate  # noqa: E402
-from shipper_support import result  # noqa: E402
+from shipper_support import host_correlator, result  # noqa: E402
 
 from streams import api, wire  # noqa: E402
-from streams.core.correlator import Correlator, FileRef, site_fallback  # noqa: E402
+from streams.core.correlator import Correlator, FileRef  # noqa: E402
 from streams.core.events import Event  # noqa: E402
 from streams.core.reducer import ServerState  # noqa: E402
 from streams.core.servers import canonical_server  # noqa: E402
@@ -94,10 +94,7 @@ def run(messages: list[bytes], batch: int) -> tuple[Counter[str], int, int]:
             clock("stage1_parse_us")
             h = shipped_batch.header
             host = canonical_server(h.host) or "UNKNOWN"
-            correlator = correlators.get(host)
-            if correlator is None:
-                fallback = lambda: site_fallback(correlators.values())  # noqa: E731
-                correlator = correlators[host] = Correlator(host, fallback=fallback)
+            correlator = host_correlator(correlators, host)
             hosts[host] = correlator
             events.extend(correlator.feed_many(FileRef(h.file_id, h.name, h.kind), records))
             n_records += len(records)

@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
+from streams.core.correlator import Correlator, site_fallback  # noqa: E402
 from tests.integration.kafka_helpers import LocalBroker, create_topic  # noqa: E402
 from tests.integration.shipper_proc import ship_command  # noqa: E402
 
@@ -101,10 +102,8 @@ async def _end_total(consumer: AIOKafkaConsumer, topic: str) -> int:
     return sum(offsets.values())
 
 
-async def _wire_records(bootstrap: str, topic: str) -> tuple[int, int]:
-    """(records, distinct record ids) inside every wire message of ``topic``."""
-    from streams.wire import decode
-
+async def topic_values(bootstrap: str, topic: str) -> AsyncIterator[bytes]:
+    """Every message value of ``topic``, from its start to the end offsets it has now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -113,17 +112,35 @@ async def _wire_records(bootstrap: str, topic: str) -> tuple[int, int]:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
-        records = 0
-        ids: set[tuple[str, int]] = set()
         while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
             for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for message in messages:
-                    batch = decode(message.value or b"")
-                    records += len(batch.records)
-                    ids.update((batch.header.file_id, r.offset) for r in batch.records)
-        return records, len(ids)
+                    yield message.value or b""
     finally:
         await consumer.stop()
+
+
+def host_correlator(correlators: dict[str, Correlator], host: str) -> Correlator:
+    """The bench's correlator of ``host`` (created with the site fallback over all of them)."""
+    correlator = correlators.get(host)
+    if correlator is None:
+        correlator = correlators[host] = Correlator(
+            host, fallback=lambda: site_fallback(correlators.values())
+        )
+    return correlator
+
+
+async def _wire_records(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(records, distinct record ids) inside every wire message of ``topic``."""
+    from streams.wire import decode
+
+    records = 0
+    ids: set[tuple[str, int]] = set()
+    async for value in topic_values(bootstrap, topic):
+        batch = decode(value)
+        records += len(batch.records)
+        ids.update((batch.header.file_id, r.offset) for r in batch.records)
+    return records, len(ids)
 
 
 def wire_records_in(bootstrap: str, topic: str) -> int:
