@@ -91,7 +91,6 @@ class EventExtractor:
         self._waiting: dict[str, list[_Waiting]] = {}
         self._max_aware: datetime | None = None
         self._max_local: datetime | None = None
-        self._spaced: str | None = None  # the spaced form of the message _hits read last
 
     # ------------------------------------------------------------------ public API
     def feed(self, record: Record, file_id: str, file: str = "", kind: str = "") -> list[Event]:
@@ -103,7 +102,7 @@ class EventExtractor:
         self._records += 1
         if record.time is not None:
             self._observe(record, file_id)
-        hits = self._hits(record, kind or log_kind(file or record.file or file_id))
+        hits, spaced = self._hits(record, kind or log_kind(file or record.file or file_id))
         if not hits:
             if record.time is not None and file_id in self._waiting:  # a banner: the file's first time
                 local = record.time_is_local or record.time.tzinfo is None
@@ -121,7 +120,7 @@ class EventExtractor:
                 self.stats["untimed"] += len(self._waiting[file_id].pop(0)[3])
             return out
         out = self._flush_waiting(file_id, ts)
-        out.extend(self._events(record, file_id, file, hits, ts, inferred, self._spaced))
+        out.extend(self._events(record, file_id, file, hits, ts, inferred, spaced))
         return out
 
     def _feed_run(self, record: Record, file_id: str) -> list[Event]:
@@ -181,15 +180,19 @@ class EventExtractor:
         return best
 
     # ------------------------------------------------------------------ matching + attribution
-    def _hits(self, record: Record, kind: str) -> list[tuple[str, M.Hit]]:
-        """(target server, hit) pairs for a record; updates SiteComp thread context."""
+    def _hits(self, record: Record, kind: str) -> tuple[list[tuple[str, M.Hit]], str | None]:
+        """(target server, hit) pairs for a record, and the spaced message they were read from (its
+        events reuse it; None for IIS, read by fields); updates SiteComp thread context."""
         fmt = record.format
         if fmt == "iis":
-            self._spaced = None
             hit = F.match_iis(record.fields)
-            return [(self.host, hit)] if hit else []
+            return ([(self.host, hit)] if hit else []), None
         spaced, squashed = M.normalize(record.message)
-        self._spaced = spaced  # the events of this record reuse it
+        return self._text_hits(record, kind, spaced, squashed), spaced
+
+    def _text_hits(self, record: Record, kind: str, spaced: str, squashed: str) -> list[tuple[str, M.Hit]]:
+        """``_hits`` for records read by their text (every format but IIS)."""
+        fmt = record.format
         statmsg = F.match_statmsg(record.fields) if record.fields.get("statmsg") else None
         sitecomp = fmt == "sms" and (kind == "sitecomp" or record.component.upper() == M.SITECOMP_COMPONENT)
         if sitecomp:
