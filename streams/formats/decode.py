@@ -478,7 +478,9 @@ class LineDecoder:
             ends = block.translate(None, _NOT_EOL_BYTES)
             n_cr = ends.count(b"\r") if b"\r" in ends else 0
             n_lf = len(ends) - n_cr
-            uniform = n_cr == 0 or n_lf == 0 or ends == b"\r\n" * n_cr
+            # with both kinds, CR-LF pairs only: the terminator bytes alone cannot tell "\ra\n" from
+            # "\r\n" (the translate dropped the "a"), the block itself can
+            uniform = n_cr == 0 or n_lf == 0 or (n_cr == n_lf and block.count(b"\r\n") == n_cr)
         else:
             n_lf = text.count("\n")
             n_cr = text.count("\r")

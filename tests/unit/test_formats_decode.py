@@ -5,11 +5,12 @@ from __future__ import annotations
 import codecs
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.formats.decode import LineDecoder, decode_cp1252
-from streams.formats.record import Line
+from streams.formats.record import Block, Line
 
 
 def decode_all(data: bytes, splits: list[int] | None = None, **kwargs: Any) -> tuple[list[Line], str | None]:
@@ -198,3 +199,17 @@ def test_utf16_cr_followed_by_half_an_lf_waits_for_the_other_half() -> None:
     assert first == []
     lines = decoder.feed(data[cut + 1 :]) + decoder.flush()
     assert [(line.text, line.size) for line in lines] == [("abc", 10), ("z", 6)]
+
+
+@pytest.mark.parametrize("data", [b"\ra\n", b"x\ra\n", b"a\rb\nc\r\n", b"a\r\nb\rc\n"])
+def test_ascii_with_separate_cr_and_lf_keeps_every_line(data: bytes) -> None:
+    """A CR and a later LF are two terminators, not one CR-LF (found by hypothesis in CI: b"\\ra\\n"
+    decoded to no line at all when the terminator kinds were told from the terminator bytes alone)."""
+    expected = data.decode().replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]
+    for blocks in (False, True):
+        decoder = LineDecoder(encoding="utf-8")
+        items: list[Line | Block] = [*(decoder.feed_blocks(data) if blocks else decoder.feed(data))]
+        items += decoder.flush()
+        lines = [line for item in items for line in (item.lines() if isinstance(item, Block) else [item])]
+        assert [line.text for line in lines] == expected
+        assert sum(line.size for line in lines) == len(data)
